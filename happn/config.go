@@ -1,0 +1,101 @@
+package happn
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/happner-go/happner/store"
+)
+
+// Config configures a happn [Server]. The zero value is a usable insecure
+// server on an ephemeral loopback-or-any port with an in-memory store;
+// [Config.withDefaults] fills in happn-3's defaults.
+type Config struct {
+	// Name is the server's name (describe, session.happn.name). When empty
+	// the name stored at /_SYSTEM/_NETWORK/_SETTINGS/NAME is used, or a new
+	// one is generated and stored.
+	Name string `json:"name" yaml:"name"`
+	// Host is the address to listen on; default "0.0.0.0".
+	Host string `json:"host" yaml:"host"`
+	// Port to listen on; 0 picks a free port (happn's default is 55000,
+	// which the command line applies).
+	Port int `json:"port" yaml:"port"`
+	// Secure turns on users, permissions and credential logins.
+	Secure bool `json:"secure" yaml:"secure"`
+	// AdminPassword is the password of _ADMIN when it is first created
+	// (happn: services.security.config.adminUser.password, default "happn").
+	AdminPassword string `json:"adminPassword" yaml:"adminPassword"`
+	// Store is the data store. When nil, one is built from Datastores.
+	Store store.Store `json:"-" yaml:"-"`
+	// Datastores routes paths to datastores, in happn's
+	// services.data.config.datastores shape; empty means one in-memory
+	// store (or a bolt file when Filename is set).
+	Datastores []store.DatastoreConfig `json:"datastores" yaml:"datastores"`
+	// Filename, when set and Datastores is empty, keeps data in this
+	// embedded database file so it survives restarts.
+	Filename string `json:"filename" yaml:"filename"`
+	// PingInterval is how often sessions on protocol happn_4 are sent
+	// "primus::ping::<ms>"; default 30s. A session that missed a pong is
+	// given one more interval, then closed without "primus::server::close",
+	// so its client reconnects.
+	PingInterval time.Duration `json:"pingInterval" yaml:"pingInterval"`
+	// LegacyPingTimeout closes sessions of older protocols that have sent
+	// no "primus::ping::" for this long; default 125s.
+	LegacyPingTimeout time.Duration `json:"legacyPingTimeout" yaml:"legacyPingTimeout"`
+	// MaxLength is the largest frame accepted, in bytes; default 10 MiB.
+	// A larger frame closes that socket (code 1009).
+	MaxLength int64 `json:"maxLength" yaml:"maxLength"`
+	// MaxPending is how many bytes may wait to be written to one client
+	// before it is disconnected as a slow consumer; default 64 MiB.
+	MaxPending int `json:"maxPending" yaml:"maxPending"`
+	// AcknowledgeTimeout bounds the wait for acks of an ACKNOWLEDGED
+	// publication; default 60s.
+	AcknowledgeTimeout time.Duration `json:"acknowledgeTimeout" yaml:"acknowledgeTimeout"`
+	// Transport selects http (default) or https.
+	Transport TransportConfig `json:"transport" yaml:"transport"`
+	// Logger receives the server's logs; default slog.Default().
+	Logger *slog.Logger `json:"-" yaml:"-"`
+}
+
+// TransportConfig configures the listener (happn services.transport.config).
+type TransportConfig struct {
+	// Mode is "http" (default) or "https".
+	Mode string `json:"mode" yaml:"mode"`
+	// Cert and Key are an inline PEM certificate and key.
+	Cert string `json:"cert" yaml:"cert"`
+	Key  string `json:"key" yaml:"key"`
+	// CertPath and KeyPath name PEM files, used when Cert/Key are empty.
+	CertPath string `json:"certPath" yaml:"certPath"`
+	KeyPath  string `json:"keyPath" yaml:"keyPath"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.Host == "" {
+		c.Host = "0.0.0.0"
+	}
+	if c.AdminPassword == "" {
+		c.AdminPassword = "happn"
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.LegacyPingTimeout <= 0 {
+		c.LegacyPingTimeout = 125 * time.Second
+	}
+	if c.MaxLength <= 0 {
+		c.MaxLength = 10 << 20
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 64 << 20
+	}
+	if c.AcknowledgeTimeout <= 0 {
+		c.AcknowledgeTimeout = 60 * time.Second
+	}
+	if c.Transport.Mode == "" {
+		c.Transport.Mode = "http"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

@@ -1,0 +1,243 @@
+package happn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/happner-go/happner/pathmatch"
+	"github.com/happner-go/happner/query"
+	"github.com/happner-go/happner/store"
+)
+
+// appendItemMeta appends the members of a stored item's _meta.
+func appendItemMeta(b []byte, rec *store.Record) []byte {
+	b = append(b, `"path":`...)
+	b = appendString(b, rec.Path)
+	if rec.Created != 0 || rec.Modified != 0 {
+		b = append(b, `,"created":`...)
+		b = strconv.AppendInt(b, rec.Created, 10)
+		b = append(b, `,"modified":`...)
+		b = strconv.AppendInt(b, rec.Modified, 10)
+	}
+	if rec.ModifiedBy != "" {
+		b = append(b, `,"modifiedBy":`...)
+		b = appendString(b, rec.ModifiedBy)
+	}
+	return b
+}
+
+func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *requestOptions) error {
+	if err := needPath(req); err != nil {
+		return err
+	}
+	raw := req.Data
+	if opts.NullValue || len(raw) == 0 {
+		raw = json.RawMessage("null")
+	}
+	if len(opts.Increment) > 0 {
+		return s.increment(ctx, sess, req, opts, raw)
+	}
+	data, err := wrapValue(raw)
+	if err != nil {
+		return plainError("invalid data: %v", err)
+	}
+	rec := &store.Record{Path: req.path, Data: data}
+	if !opts.NoStore {
+		rec, err = s.store.Set(ctx, req.path, data, store.SetOptions{Merge: opts.Merge, ModifiedBy: sess.username()})
+		if err != nil {
+			return SystemError(err, "DataService")
+		}
+	}
+	p := &publication{
+		op:      actionSet,
+		path:    req.path,
+		data:    rec.Data,
+		rawData: raw,
+		created: rec.Created, modified: rec.Modified,
+	}
+	itemMeta := appendItemMeta(nil, rec)
+	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
+		if opts.NoDataResponse {
+			b := make([]byte, 0, 128)
+			b = append(b, `{"_meta":{"path":`...)
+			b = appendString(b, req.path)
+			if len(req.EventID) > 0 {
+				b = append(b, `,"eventId":`...)
+				b = append(b, req.EventID...)
+			}
+			b = append(b, `,"type":"response","status":"ok","published":`...)
+			b = strconv.AppendBool(b, published)
+			b = append(b, results...)
+			return append(b, "}}"...)
+		}
+		return okFrame(sess, req, rec.Data, append(itemMeta, results...), published)
+	})
+	return nil
+}
+
+// increment adds options.increment to the gauge named by the request data.
+func (s *Server) increment(ctx context.Context, sess *Session, req *request, opts *requestOptions, raw json.RawMessage) error {
+	var by float64
+	if err := json.Unmarshal(opts.Increment, &by); err != nil {
+		return plainError("increment option value must be a number")
+	}
+	var gauge string
+	if err := json.Unmarshal(raw, &gauge); err != nil || len(raw) == 0 || raw[0] != '"' {
+		return plainError("invalid increment counter field name, must be a string")
+	}
+	total, err := s.store.Increment(ctx, req.path, gauge, by)
+	if err != nil {
+		return SystemError(err, "DataService")
+	}
+	data := []byte(`{"value":`)
+	data = appendFloat(data, total)
+	data = append(data, `,"gauge":`...)
+	data = appendString(data, gauge)
+	data = append(data, '}')
+	p := &publication{op: actionSet, path: req.path, data: data, rawData: raw}
+	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
+		return okFrame(sess, req, data, trimComma(results), published)
+	})
+	return nil
+}
+
+// trimComma drops the leading comma of a members fragment.
+func trimComma(b []byte) []byte {
+	if len(b) > 0 && b[0] == ',' {
+		return b[1:]
+	}
+	return b
+}
+
+// parseQuery reads the search options of a get, count or remove.
+func parseQuery(req *request) (*query.Query, error) {
+	if len(req.Options) == 0 || req.Options[0] != '{' {
+		return nil, nil
+	}
+	q, err := query.Parse(req.Options)
+	if err != nil {
+		switch {
+		case errors.Is(err, query.ErrAggregate):
+			return nil, SystemError(errors.New("aggregate feature not available for provider on path: "+req.path), "DataService")
+		case errors.Is(err, query.ErrCollation):
+			return nil, SystemError(errors.New("collation feature not available for provider on path: "+req.path), "DataService")
+		}
+		return nil, SystemError(err, "DataService")
+	}
+	return q, nil
+}
+
+// dataPath checks the path of get and count, which may hold wildcards.
+func dataPath(req *request) error {
+	if len(req.Path) == 0 || req.Path[0] != '"' {
+		return plainError("Bad path [%s], must be a string", string(req.Path))
+	}
+	return nil
+}
+
+func (s *Server) get(ctx context.Context, sess *Session, req *request) error {
+	if err := dataPath(req); err != nil {
+		return err
+	}
+	q, err := parseQuery(req)
+	if err != nil {
+		return err
+	}
+	pathOnly := q != nil && q.PathOnly
+	if !pathmatch.HasWildcard(req.path) && !pathOnly {
+		var rec *store.Record
+		if q == nil {
+			rec, err = s.store.Get(ctx, req.path)
+		} else {
+			var recs []*store.Record
+			if recs, err = s.store.Find(ctx, req.path, q); len(recs) > 0 {
+				rec = recs[0]
+			}
+		}
+		if err != nil {
+			return SystemError(err, "DataService")
+		}
+		if rec == nil {
+			sess.send(okFrame(sess, req, nil, nil, false))
+			return nil
+		}
+		sess.send(okFrame(sess, req, rec.Data, appendItemMeta(nil, rec), false))
+		return nil
+	}
+	recs, err := s.store.Find(ctx, req.path, q)
+	if err != nil {
+		return SystemError(err, "DataService")
+	}
+	sess.send(listFrame(sess, req, recs, pathOnly))
+	return nil
+}
+
+// listFrame builds the array form of a reply: [item…, responseMeta].
+func listFrame(sess *Session, req *request, recs []*store.Record, pathOnly bool) []byte {
+	size := 128
+	for _, r := range recs {
+		size += len(r.Data) + len(r.Path) + 64
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	meta := make([]byte, 0, 96)
+	for _, r := range recs {
+		if pathOnly {
+			b = append(b, `{"_meta":{"path":`...)
+			b = appendString(b, r.Path)
+			b = append(b, "}},"...)
+			continue
+		}
+		meta = append(meta[:0], '{')
+		meta = appendItemMeta(meta, r)
+		meta = append(meta, '}')
+		b = appendMergedItem(b, r.Data, meta)
+		b = append(b, ',')
+	}
+	b = append(b, '{')
+	b = appendResponseMeta(b, sess, req, "ok", false)
+	return append(b, '}', ']')
+}
+
+func (s *Server) count(ctx context.Context, sess *Session, req *request) error {
+	if err := dataPath(req); err != nil {
+		return err
+	}
+	q, err := parseQuery(req)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.Count(ctx, req.path, q)
+	if err != nil {
+		return SystemError(err, "DataService")
+	}
+	data := strconv.AppendInt([]byte(`{"value":`), int64(n), 10)
+	sess.send(okFrame(sess, req, append(data, '}'), nil, false))
+	return nil
+}
+
+func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *requestOptions) error {
+	if err := needPath(req); err != nil {
+		return err
+	}
+	q, err := parseQuery(req)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.Remove(ctx, req.path, q)
+	if err != nil {
+		return SystemError(errors.New("error removing item on path "+req.path), "DataService")
+	}
+	data := strconv.AppendInt([]byte(`{"removed":`), int64(n), 10)
+	data = append(data, '}')
+	p := &publication{op: actionRemove, path: req.path, data: data, rawData: json.RawMessage("null")}
+	itemMeta := strconv.AppendInt([]byte(`"timestamp":`), nowMillis(), 10)
+	itemMeta = append(itemMeta, `,"path":`...)
+	itemMeta = appendString(itemMeta, req.path)
+	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
+		return okFrame(sess, req, data, append(itemMeta, results...), published)
+	})
+	return nil
+}

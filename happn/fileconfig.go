@@ -1,0 +1,107 @@
+package happn
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/happner-go/happner/store"
+)
+
+// fileConfig is the happn-3 configuration object as JSON or YAML: the keys
+// a happn-3 user already has in their config file.
+type fileConfig struct {
+	Name                                  string `json:"name" yaml:"name"`
+	Host                                  string `json:"host" yaml:"host"`
+	Port                                  *int   `json:"port" yaml:"port"`
+	Secure                                bool   `json:"secure" yaml:"secure"`
+	DisableDefaultAdminNetworkConnections bool   `json:"disableDefaultAdminNetworkConnections" yaml:"disableDefaultAdminNetworkConnections"`
+	Services                              struct {
+		Data struct {
+			Config struct {
+				Datastores []store.DatastoreConfig `json:"datastores" yaml:"datastores"`
+				Filename   string                  `json:"filename" yaml:"filename"`
+				DBFile     string                  `json:"dbfile" yaml:"dbfile"`
+			} `json:"config" yaml:"config"`
+		} `json:"data" yaml:"data"`
+		Security struct {
+			Config struct {
+				AdminUser struct {
+					Password string `json:"password" yaml:"password"`
+				} `json:"adminUser" yaml:"adminUser"`
+			} `json:"config" yaml:"config"`
+		} `json:"security" yaml:"security"`
+		Session struct {
+			Config struct {
+				PrimusOpts struct {
+					PingInterval *int64 `json:"pingInterval" yaml:"pingInterval"`
+					MaxLength    *int64 `json:"maxLength" yaml:"maxLength"`
+				} `json:"primusOpts" yaml:"primusOpts"`
+			} `json:"config" yaml:"config"`
+		} `json:"session" yaml:"session"`
+		Publisher struct {
+			Config struct {
+				PublicationOptions struct {
+					AcknowledgeTimeout *int64 `json:"acknowledgeTimeout" yaml:"acknowledgeTimeout"`
+				} `json:"publicationOptions" yaml:"publicationOptions"`
+			} `json:"config" yaml:"config"`
+		} `json:"publisher" yaml:"publisher"`
+		Transport struct {
+			Config TransportConfig `json:"config" yaml:"config"`
+		} `json:"transport" yaml:"transport"`
+	} `json:"services" yaml:"services"`
+}
+
+// ParseConfig reads a happn-3 configuration (JSON, or YAML when format is
+// "yaml"/"yml" or the data does not start with '{') into a Config. The
+// default port is happn's 55000.
+func ParseConfig(data []byte, format string) (Config, error) {
+	var fc fileConfig
+	format = strings.TrimPrefix(strings.ToLower(format), ".")
+	trimmed := strings.TrimSpace(string(data))
+	var err error
+	if format == "json" || (format != "yaml" && format != "yml" && strings.HasPrefix(trimmed, "{")) {
+		err = json.Unmarshal(data, &fc)
+	} else {
+		err = yaml.Unmarshal(data, &fc)
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("happn: reading config: %w", err)
+	}
+	cfg := Config{
+		Name:          fc.Name,
+		Host:          fc.Host,
+		Port:          55000,
+		Secure:        fc.Secure,
+		AdminPassword: fc.Services.Security.Config.AdminUser.Password,
+		Datastores:    fc.Services.Data.Config.Datastores,
+		Filename:      fc.Services.Data.Config.Filename,
+		Transport:     fc.Services.Transport.Config,
+	}
+	if fc.Port != nil {
+		cfg.Port = *fc.Port
+	}
+	if cfg.Filename == "" {
+		cfg.Filename = fc.Services.Data.Config.DBFile
+	}
+	if p := fc.Services.Session.Config.PrimusOpts; p.PingInterval != nil {
+		cfg.PingInterval = time.Duration(*p.PingInterval) * time.Millisecond
+	}
+	if p := fc.Services.Session.Config.PrimusOpts; p.MaxLength != nil {
+		cfg.MaxLength = *p.MaxLength
+	}
+	if t := fc.Services.Publisher.Config.PublicationOptions.AcknowledgeTimeout; t != nil {
+		cfg.AcknowledgeTimeout = time.Duration(*t) * time.Millisecond
+	}
+	return cfg, nil
+}
+
+// configFormat returns the format ParseConfig should assume for a file.
+func configFormat(path string) string { return filepath.Ext(path) }
+
+// ConfigFormat returns the format of a config file, from its extension.
+func ConfigFormat(path string) string { return configFormat(path) }

@@ -1,0 +1,361 @@
+package happn
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// publication is one change (set or remove) being delivered to the
+// sessions subscribed to its path.
+type publication struct {
+	id          string // "<publisher session id>-<eventId>"
+	publisher   *Session
+	op          eventAction
+	path        string
+	data        json.RawMessage // what ordinary subscribers receive
+	rawData     json.RawMessage // what merge subscribers receive
+	created     int64
+	modified    int64
+	consistency int
+	meta        json.RawMessage // options.meta of the publisher
+	targets     []string        // options.targetClients
+	noCluster   bool
+}
+
+// publishResult counts a publication's deliveries.
+type publishResult struct {
+	successful, failed, skipped, queued int
+	recipients                          map[*Session]int
+}
+
+func (r publishResult) appendJSON(b []byte, acknowledged int, withAck bool) []byte {
+	b = append(b, `{"successful":`...)
+	b = strconv.AppendInt(b, int64(r.successful), 10)
+	b = append(b, `,"failed":`...)
+	b = strconv.AppendInt(b, int64(r.failed), 10)
+	b = append(b, `,"skipped":`...)
+	b = strconv.AppendInt(b, int64(r.skipped), 10)
+	if withAck {
+		b = append(b, `,"acknowledged":`...)
+		b = strconv.AppendInt(b, int64(acknowledged), 10)
+	}
+	b = append(b, `,"queued":`...)
+	b = strconv.AppendInt(b, int64(r.queued), 10)
+	return append(b, '}')
+}
+
+// reservedMeta are _meta keys that a publisher's options.meta may not set.
+var reservedMeta = map[string]bool{
+	"created": true, "modified": true, "path": true, "action": true, "type": true,
+	"published": true, "status": true, "eventId": true, "sessionId": true,
+	"consistency": true, "publicationId": true, "channel": true, "depth": true, "eventOrigin": true,
+}
+
+// writeAndPublish publishes p (unless the options say not to) and sends the
+// reply built by reply, in the order the consistency level asks for:
+// TRANSACTIONAL publishes first and replies with published:true; DEFERRED
+// and ACKNOWLEDGED reply first, then publish, then send publication-ack.
+func (s *Server) writeAndPublish(sess *Session, req *request, opts *requestOptions, p *publication, reply func(published bool, results []byte) []byte) {
+	consistency := opts.Consistency
+	if consistency == 0 {
+		consistency = consistencyTransactional
+	}
+	p.publisher = sess
+	p.consistency = consistency
+	p.meta = opts.Meta
+	p.targets = opts.TargetClients
+	p.noCluster = opts.NoCluster
+	p.id = sess.id + "-" + string(req.EventID)
+	if opts.NoPublish || opts.UpsertType == 3 {
+		sess.send(reply(false, nil))
+		return
+	}
+	if consistency == consistencyTransactional {
+		res := s.publish(p)
+		var results []byte
+		if opts.PublishResults {
+			results = append([]byte(`,"publishResults":`), res.appendJSON(nil, 0, false)...)
+		}
+		sess.send(reply(true, results))
+		return
+	}
+	sess.send(reply(false, nil))
+	res := s.publish(p)
+	if consistency == consistencyAcknowledged && res.queued > 0 {
+		s.acks.wait(p, req.EventID, res)
+		return
+	}
+	sess.send(publicationAck(sess, p.id, req.EventID, res, 0, consistency == consistencyAcknowledged, ""))
+}
+
+// publicationAck builds the message that reports a DEFERRED or
+// ACKNOWLEDGED publication's results to its publisher.
+func publicationAck(sess *Session, id string, eventID json.RawMessage, res publishResult, acked int, withAck bool, errMsg string) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	b = append(b, `,"action":"publication-ack","result":`...)
+	b = res.appendJSON(b, acked, withAck)
+	if errMsg == "" {
+		b = append(b, `,"status":"ok"`...)
+	} else {
+		b = append(b, `,"status":"error","error":`...)
+		b = appendString(b, errMsg)
+	}
+	b = append(b, `,"_meta":{"type":"ack","eventId":`...)
+	b = appendRaw(b, eventID)
+	b = append(b, '}')
+	return appendProtocol(b, sess)
+}
+
+// recipientKey identifies one message of a publication: one per session
+// and channel.
+type recipientKey struct {
+	sess    *Session
+	channel string
+}
+
+// cachedFrame is a publication frame built for one channel variant; all
+// recipients of that variant share the same bytes.
+type cachedFrame struct {
+	channel string
+	depth   int
+	merge   bool
+	proto   string
+	frame   []byte
+}
+
+var matchPool = sync.Pool{New: func() any { s := make([]*subscription, 0, 16); return &s }}
+
+// publish delivers p to every matching subscription and returns counts.
+func (s *Server) publish(p *publication) publishResult {
+	listp := matchPool.Get().(*[]*subscription)
+	list := s.subs.match((*listp)[:0], p.op, p.path)
+	var res publishResult
+	if len(list) == 0 {
+		*listp = list
+		matchPool.Put(listp)
+		return res
+	}
+	var (
+		common, commonMerge []byte
+		frames              []cachedFrame
+		seen                map[recipientKey]struct{}
+	)
+	if len(list) > 1 {
+		seen = make(map[recipientKey]struct{}, len(list))
+	}
+	for _, sub := range list {
+		if seen != nil {
+			k := recipientKey{sub.session, sub.channel}
+			if _, dup := seen[k]; dup {
+				continue
+			}
+			seen[k] = struct{}{}
+		}
+		if len(p.targets) > 0 && !contains(p.targets, sub.session.id) {
+			continue
+		}
+		if p.noCluster && sub.session.isPeer() {
+			res.skipped++
+			continue
+		}
+		proto := sub.session.Protocol()
+		var frame []byte
+		for i := range frames {
+			f := &frames[i]
+			if f.channel == sub.channel && f.depth == sub.depth && f.merge == sub.merge && f.proto == proto {
+				frame = f.frame
+				break
+			}
+		}
+		if frame == nil {
+			var prefix []byte
+			if sub.merge {
+				if commonMerge == nil {
+					commonMerge = s.publicationPrefix(p, p.rawData)
+				}
+				prefix = commonMerge
+			} else {
+				if common == nil {
+					common = s.publicationPrefix(p, p.data)
+				}
+				prefix = common
+			}
+			frame = make([]byte, 0, len(prefix)+len(sub.channel)+48)
+			frame = append(frame, prefix...)
+			frame = append(frame, `,"channel":`...)
+			frame = appendString(frame, sub.channel)
+			if sub.depth > 0 {
+				frame = append(frame, `,"depth":`...)
+				frame = strconv.AppendInt(frame, int64(sub.depth), 10)
+			}
+			frame = append(frame, `},"protocol":`...)
+			frame = appendString(frame, proto)
+			frame = append(frame, '}')
+			frames = append(frames, cachedFrame{sub.channel, sub.depth, sub.merge, proto, frame})
+		}
+		sub.session.send(frame)
+		res.successful++
+		res.queued++
+		if p.consistency == consistencyAcknowledged {
+			if res.recipients == nil {
+				res.recipients = make(map[*Session]int)
+			}
+			res.recipients[sub.session]++
+		}
+	}
+	clear(list)
+	*listp = list[:0]
+	matchPool.Put(listp)
+	return res
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// publicationPrefix renders a publication up to (not including) the
+// subscriber-specific channel: {"data":…,"_meta":{"action":…,…
+func (s *Server) publicationPrefix(p *publication, data json.RawMessage) []byte {
+	b := make([]byte, 0, len(data)+len(p.path)*2+256)
+	b = append(b, `{"data":`...)
+	b = appendRaw(b, data)
+	b = append(b, `,"_meta":{"action":`...)
+	b = appendString(b, "/"+p.op.String()+"@"+p.path)
+	b = append(b, `,"type":"data","sessionId":`...)
+	b = appendString(b, p.publisher.id)
+	b = append(b, `,"consistency":`...)
+	b = strconv.AppendInt(b, int64(p.consistency), 10)
+	b = append(b, `,"publicationId":`...)
+	b = appendString(b, p.id)
+	b = append(b, `,"path":`...)
+	b = appendString(b, p.path)
+	if p.created != 0 || p.modified != 0 {
+		b = append(b, `,"created":`...)
+		b = strconv.AppendInt(b, p.created, 10)
+		b = append(b, `,"modified":`...)
+		b = strconv.AppendInt(b, p.modified, 10)
+	}
+	if len(p.meta) > 0 && p.meta[0] == '{' {
+		var custom map[string]json.RawMessage
+		if json.Unmarshal(p.meta, &custom) == nil {
+			for k, v := range custom {
+				if reservedMeta[k] {
+					continue
+				}
+				b = append(b, ',')
+				b = appendString(b, k)
+				b = append(b, ':')
+				b = append(b, v...)
+			}
+		}
+	}
+	if u := p.publisher.sessionUser(); u != nil {
+		b = append(b, `,"eventOrigin":{"username":`...)
+		b = appendString(b, u.Username)
+		b = append(b, `,"id":`...)
+		b = appendString(b, p.publisher.id)
+		b = append(b, '}')
+	}
+	return b
+}
+
+// ackTracker waits for the acks of ACKNOWLEDGED publications.
+type ackTracker struct {
+	s       *Server
+	mu      sync.Mutex
+	pending map[string]*pendingAck
+}
+
+type pendingAck struct {
+	publisher *Session
+	id        string
+	eventID   json.RawMessage
+	res       publishResult
+	waiting   map[*Session]int
+	acked     int
+	timer     *time.Timer
+}
+
+func newAckTracker(s *Server) *ackTracker {
+	return &ackTracker{s: s, pending: make(map[string]*pendingAck)}
+}
+
+func (t *ackTracker) wait(p *publication, eventID json.RawMessage, res publishResult) {
+	pa := &pendingAck{publisher: p.publisher, id: p.id, eventID: eventID, res: res, waiting: res.recipients}
+	t.mu.Lock()
+	t.pending[p.id] = pa
+	t.mu.Unlock()
+	pa.timer = time.AfterFunc(t.s.cfg.AcknowledgeTimeout, func() { t.finish(pa, "unacknowledged publication") })
+}
+
+// ack counts one ack from sess for the publication id; it reports false
+// when no such publication is waiting for sess.
+func (t *ackTracker) ack(sess *Session, id string) bool {
+	t.mu.Lock()
+	pa := t.pending[id]
+	if pa == nil || pa.waiting[sess] == 0 {
+		t.mu.Unlock()
+		return false
+	}
+	pa.waiting[sess]--
+	pa.acked++
+	done := pa.acked >= pa.res.queued
+	t.mu.Unlock()
+	if done {
+		t.finish(pa, "")
+	}
+	return true
+}
+
+func (t *ackTracker) finish(pa *pendingAck, errMsg string) {
+	t.mu.Lock()
+	if t.pending[pa.id] != pa {
+		t.mu.Unlock()
+		return
+	}
+	delete(t.pending, pa.id)
+	acked := pa.acked
+	t.mu.Unlock()
+	pa.timer.Stop()
+	pa.publisher.send(publicationAck(pa.publisher, pa.id, pa.eventID, pa.res, acked, true, errMsg))
+}
+
+// forget drops the waits of a closed publisher.
+func (t *ackTracker) forget(sess *Session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, pa := range t.pending {
+		if pa.publisher == sess {
+			pa.timer.Stop()
+			delete(t.pending, id)
+		}
+	}
+}
+
+func (t *ackTracker) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, pa := range t.pending {
+		pa.timer.Stop()
+		delete(t.pending, id)
+	}
+}
+
+func (s *Server) ack(sess *Session, req *request) error {
+	var id string
+	if err := json.Unmarshal(req.Data, &id); err != nil {
+		return plainError("ack data must be a publication id string")
+	}
+	s.acks.ack(sess, id)
+	sess.send(okFrame(sess, req, nil, nil, false))
+	return nil
+}

@@ -1,0 +1,411 @@
+// Package happn is the data, pub/sub and security server of happner-go,
+// wire-compatible with the npm happn-3 client (protocol happn_4 over primus
+// websockets at /primus).
+//
+// A [Server] keeps JSON documents at paths in a [store.Store], publishes
+// every change to the sessions subscribed to matching paths, and answers
+// the happn-3 actions: configure-session, describe, login, set, get, count,
+// remove, on, off and ack. Clients connect over websockets, or in-process
+// through [Server.LocalClient] with the same semantics and no socket.
+package happn
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+
+	"github.com/happner-go/happner/store"
+)
+
+// Version is the happn version this server reports at /version and which
+// it is compatible with.
+const Version = "13.12.1"
+
+// namePath is where the server's name is kept.
+const namePath = "/_SYSTEM/_NETWORK/_SETTINGS/NAME"
+
+// Server is a happn server. Create it with [New], then [Server.Start].
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store store.Store
+	name  string
+
+	ownStore bool
+	subs     *subIndex
+	refs     *refGenerator
+	acks     *ackTracker
+
+	upgrader websocket.Upgrader
+	httpSrv  *http.Server
+	mux      *http.ServeMux
+	ln       net.Listener
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	stopped  bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// New creates a server from cfg; it opens the data store but does not
+// listen until [Server.Start].
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Secure {
+		return nil, errors.New("happn: secure mode is not implemented yet (users, permissions and logins come with the security layer)")
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		subs:     newSubIndex(),
+		refs:     newRefGenerator(),
+		sessions: make(map[string]*Session),
+		stop:     make(chan struct{}),
+		mux:      http.NewServeMux(),
+	}
+	s.acks = newAckTracker(s)
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		CheckOrigin:     func(*http.Request) bool { return true },
+	}
+	if cfg.Store != nil {
+		s.store = cfg.Store
+	} else {
+		st, err := openDatastores(cfg.Datastores, cfg.Filename)
+		if err != nil {
+			return nil, fmt.Errorf("happn: opening datastores: %w", err)
+		}
+		s.store, s.ownStore = st, true
+	}
+	if err := s.initName(context.Background()); err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) closeStore() {
+	if s.ownStore {
+		_ = s.store.Close()
+	}
+}
+
+// initName settles the server's name: configured, else stored, else new.
+func (s *Server) initName(ctx context.Context) error {
+	name := s.cfg.Name
+	if name == "" {
+		rec, err := s.store.Get(ctx, namePath)
+		if err != nil {
+			return fmt.Errorf("happn: reading server name: %w", err)
+		}
+		if rec != nil {
+			var v struct {
+				Value string `json:"value"`
+			}
+			if json.Unmarshal(rec.Data, &v) == nil && v.Value != "" {
+				s.name = v.Value
+				return nil
+			}
+		}
+		name = "happn_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	}
+	s.name = name
+	data, _ := json.Marshal(map[string]string{"value": name})
+	if _, err := s.store.Set(ctx, namePath, data, store.SetOptions{}); err != nil {
+		return fmt.Errorf("happn: storing server name: %w", err)
+	}
+	return nil
+}
+
+// Name returns the server's name.
+func (s *Server) Name() string { return s.name }
+
+// Store returns the server's data store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Handle registers an HTTP handler on the server's HTTP listener, beside
+// /primus, /ping and /version (for the layers above: auth, web routes).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("pong"))
+	})
+	s.mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"version":"` + Version + `"}`))
+	})
+	s.mux.HandleFunc("/primus/spec", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"pingInterval":%d,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}`,
+			s.cfg.PingInterval.Milliseconds())
+	})
+}
+
+// ServeHTTP routes websocket upgrades on any path starting with /primus to
+// the happn protocol and everything else to the HTTP routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/primus") && r.URL.Path != "/primus/spec" {
+		if !websocket.IsWebSocketUpgrade(r) {
+			http.Error(w, "Upgrade Required", http.StatusUpgradeRequired)
+			return
+		}
+		s.serveWebsocket(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Start listens on the configured host and port and serves until Stop.
+func (s *Server) Start(ctx context.Context) error {
+	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("happn: listen on %s: %w", addr, err)
+	}
+	switch s.cfg.Transport.Mode {
+	case "http":
+	case "https":
+		tcfg, err := s.cfg.Transport.tlsConfig()
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tcfg)
+	default:
+		_ = ln.Close()
+		return fmt.Errorf("happn: unknown transport mode: %s can only be http or https", s.cfg.Transport.Mode)
+	}
+	s.ln = ln
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("happn: serve failed", "err", err)
+		}
+	}()
+	go s.heartbeat()
+	s.log.Info("happn: listening", "addr", s.Addr(), "name", s.name, "secure", s.cfg.Secure)
+	return nil
+}
+
+// Addr returns the address the server listens on ("127.0.0.1:55000"), or
+// "" before Start.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// StopOptions changes how [Server.Stop] ends client sessions.
+type StopOptions struct {
+	// NoReconnect tells clients not to reconnect: each session is sent
+	// server-side-disconnect with reason "reconnect-false" and
+	// "primus::server::close". By default sockets just close and clients
+	// reconnect (to this server once it is back).
+	NoReconnect bool
+}
+
+// Stop closes every session and the listener and releases the store.
+func (s *Server) Stop(ctx context.Context, opts ...StopOptions) error {
+	var o StopOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	close(s.stop)
+	sessions := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		if o.NoReconnect {
+			sess.disconnect("reconnect-false")
+		} else {
+			sess.drop()
+		}
+	}
+	var err error
+	if s.httpSrv != nil {
+		err = s.httpSrv.Shutdown(ctx)
+	}
+	s.acks.stop()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	if s.ownStore {
+		err = errors.Join(err, s.store.Close())
+	}
+	return err
+}
+
+func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered the client
+	}
+	ws.SetReadLimit(s.cfg.MaxLength)
+	conn := newWSConn(ws, s.cfg.MaxPending, 30*time.Second)
+	sess := s.newSession(conn)
+	sess.url = r.URL.RequestURI()
+	sess.headers = map[string]string{}
+	for _, h := range []string{"x-forwarded-proto", "x-forwarded-port", "x-forwarded-for", "host", "sec-websocket-extensions", "sec-websocket-key", "sec-websocket-version"} {
+		if v := r.Header.Get(h); v != "" {
+			sess.headers[h] = v
+		}
+	}
+	if h := r.Host; h != "" {
+		sess.headers["host"] = h
+	}
+	sess.encrypted = r.TLS != nil
+	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		sess.remoteAddr = host
+		sess.remotePort, _ = strconv.Atoi(port)
+	}
+	if !s.register(sess) {
+		conn.abort()
+		return
+	}
+	s.readLoop(sess, conn)
+}
+
+func (s *Server) newSession(out sink) *Session {
+	sess := &Session{id: uuid.NewString(), server: s, out: out, protocol: "happn"}
+	sess.alive.Store(true)
+	sess.lastLegacy.Store(time.Now().UnixNano())
+	return sess
+}
+
+func (s *Server) register(sess *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.sessions[sess.id] = sess
+	return true
+}
+
+// dropSession forgets a closed session and its subscriptions.
+func (s *Server) dropSession(sess *Session) {
+	s.mu.Lock()
+	delete(s.sessions, sess.id)
+	s.mu.Unlock()
+	s.subs.removeSession(sess)
+	s.acks.forget(sess)
+}
+
+func (s *Server) readLoop(sess *Session, conn *wsConn) {
+	defer sess.drop()
+	var buf bytes.Buffer
+	for {
+		binaryFrame, err := conn.readMessage(&buf)
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.log.Warn("happn: frame over maxLength, closing socket", "session", sess.id, "maxLength", s.cfg.MaxLength)
+				conn.closeWith(websocket.CloseMessageTooBig, "message too big")
+			}
+			return
+		}
+		if binaryFrame {
+			s.log.Warn("happn: binary frame refused, closing socket", "session", sess.id)
+			conn.closeWith(websocket.CloseUnsupportedData, "binary frames are not supported")
+			return
+		}
+		s.handleFrame(sess, buf.Bytes())
+	}
+}
+
+// Sessions returns the number of connected sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Disconnect ends the session with the given id on purpose: the client is
+// sent server-side-disconnect with reason and does not reconnect.
+func (s *Server) Disconnect(sessionID, reason string) bool {
+	s.mu.Lock()
+	sess := s.sessions[sessionID]
+	s.mu.Unlock()
+	if sess == nil {
+		return false
+	}
+	sess.disconnect(reason)
+	return true
+}
+
+// heartbeat pings happn_4 sessions every PingInterval and ends those that
+// stopped answering; it ends legacy sessions that stopped pinging.
+func (s *Server) heartbeat() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			sessions := make([]*Session, 0, len(s.sessions))
+			for _, sess := range s.sessions {
+				sessions = append(sessions, sess)
+			}
+			s.mu.Unlock()
+			ping := []byte(`"primus::ping::` + strconv.FormatInt(now.UnixMilli(), 10) + `"`)
+			for _, sess := range sessions {
+				if sess.local {
+					continue
+				}
+				if protocolVersion(sess.Protocol()) < 4 {
+					if now.UnixNano()-sess.lastLegacy.Load() > int64(s.cfg.LegacyPingTimeout) {
+						sess.drop()
+					}
+					continue
+				}
+				if !sess.alive.Swap(false) {
+					sess.missedPings++
+					if sess.missedPings > 1 {
+						s.log.Debug("happn: session unresponsive, closing", "session", sess.id)
+						sess.drop()
+						continue
+					}
+				} else {
+					sess.missedPings = 0
+				}
+				sess.send(ping)
+			}
+		}
+	}
+}
