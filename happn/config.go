@@ -53,6 +53,9 @@ type Config struct {
 	AcknowledgeTimeout time.Duration `json:"acknowledgeTimeout" yaml:"acknowledgeTimeout"`
 	// Transport selects http (default) or https.
 	Transport TransportConfig `json:"transport" yaml:"transport"`
+	// Clock returns the current time for record timestamps; default
+	// time.Now. Tests use it to make times deterministic.
+	Clock func() time.Time `json:"-" yaml:"-"`
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger `json:"-" yaml:"-"`
 }
@@ -93,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Transport.Mode == "" {
 		c.Transport.Mode = "http"
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -45,7 +45,7 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 	}
 	rec := &store.Record{Path: req.path, Data: data}
 	if !opts.NoStore {
-		rec, err = s.store.Set(ctx, req.path, data, store.SetOptions{Merge: opts.Merge, ModifiedBy: sess.username()})
+		rec, err = s.store.Set(ctx, req.path, data, store.SetOptions{Merge: opts.Merge, ModifiedBy: sess.username(), Now: s.now()})
 		if err != nil {
 			return SystemError(err, "DataService")
 		}
@@ -233,7 +233,7 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	data := strconv.AppendInt([]byte(`{"removed":`), int64(n), 10)
 	data = append(data, '}')
 	p := &publication{op: actionRemove, path: req.path, data: data, rawData: json.RawMessage("null")}
-	itemMeta := strconv.AppendInt([]byte(`"timestamp":`), nowMillis(), 10)
+	itemMeta := strconv.AppendInt([]byte(`"timestamp":`), s.now(), 10)
 	itemMeta = append(itemMeta, `,"path":`...)
 	itemMeta = appendString(itemMeta, req.path)
 	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
@@ -241,3 +241,6 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	})
 	return nil
 }
+
+// now returns the server clock in milliseconds.
+func (s *Server) now() int64 { return s.cfg.Clock().UnixMilli() }

@@ -1,0 +1,605 @@
+// Package client is a Go client for happn servers (happn-3 and happner-go),
+// speaking the happn_4 wire protocol over the /primus websocket exactly as
+// the npm happn-3 client does: configure-session → describe → login, data
+// requests (set, get, count, remove, on, off), publications routed by
+// channel, the primus heartbeat, acknowledged publications, and automatic
+// reconnection with re-login and re-subscription.
+//
+// A Client is safe for concurrent use. One goroutine reads the socket,
+// writes are serialized, and subscription handlers and connection events
+// run on their own goroutines (in order), so handlers may call the client.
+package client
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+type connStatus int
+
+const (
+	statusConnecting connStatus = iota
+	statusActive
+	statusDisconnected
+)
+
+// conn is one websocket connection.
+type conn struct {
+	ws      *websocket.Conn
+	writeMu sync.Mutex
+	done    chan struct{} // closed when the reader has exited
+	// serverClose is set after "primus::server::close" or a
+	// server-side-disconnect: the server does not want a reconnect.
+	serverClose atomic.Bool
+}
+
+type pending struct {
+	conn *conn
+	ch   chan result
+}
+
+type result struct {
+	resp *response
+	err  error
+}
+
+type ackHandler struct {
+	fn    func(PublishResult, error)
+	timer *time.Timer
+}
+
+// Client is a connection to a happn server. Create it with New.
+type Client struct {
+	opts       Options
+	log        *slog.Logger
+	socketURL  string
+	privateKey *rsa.PrivateKey
+	publicKey  string
+	tlsConfig  *tls.Config
+
+	eventID atomic.Int64
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+
+	events     *serialQueue // publications, initial emits, publication-acks
+	connEvents *serialQueue // ConnectionEvent callbacks
+
+	supervisorDone chan struct{}
+
+	mu          sync.Mutex
+	conn        *conn
+	status      connStatus
+	closed      bool
+	endErr      error
+	session     *Session
+	serverInfo  ServerInfo
+	pending     map[int64]*pending
+	ackHandlers map[string]*ackHandler
+	subs        subState
+}
+
+// New connects to the server, runs configure-session, describe and login,
+// and returns a ready client. ctx bounds the connection and the handshake
+// only; the client lives until Close.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	opts.withDefaults()
+	su, err := socketURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		opts:           opts,
+		log:            opts.Logger,
+		socketURL:      su,
+		tlsConfig:      opts.TLSConfig,
+		pending:        map[int64]*pending{},
+		ackHandlers:    map[string]*ackHandler{},
+		subs:           newSubState(),
+		supervisorDone: make(chan struct{}),
+	}
+	if opts.PrivateKey != "" {
+		if c.privateKey, err = parsePrivateKey(opts.PrivateKey); err != nil {
+			return nil, err
+		}
+		c.publicKey = opts.PublicKey
+		if c.publicKey == "" {
+			c.publicKey = publicKeyPEM(c.privateKey)
+		}
+	} else if opts.PublicKey != "" {
+		return nil, errors.New("happn client: PublicKey given without PrivateKey")
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.events = newSerialQueue()
+	c.connEvents = newSerialQueue()
+
+	cn, err := c.connect(ctx)
+	if err != nil {
+		c.cancel()
+		c.events.close()
+		c.connEvents.close()
+		return nil, err
+	}
+	go c.supervise(cn)
+	return c, nil
+}
+
+// socketURL turns the configured URL into ws[s]://host/primus?…&_primuscb=….
+func socketURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("happn client: bad URL %q: %w", raw, err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("happn client: bad URL %q: scheme must be http, https, ws or wss", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("happn client: bad URL %q: no host", raw)
+	}
+	u.Path = "/primus"
+	u.RawPath = ""
+	u.Fragment = ""
+	return u.String(), nil
+}
+
+// dial opens a new websocket with a fresh cache-buster.
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	u, err := url.Parse(c.socketURL)
+	if err != nil {
+		return nil, fmt.Errorf("happn client: %w", err)
+	}
+	q := u.Query()
+	q.Set("_primuscb", strconv.FormatInt(time.Now().UnixNano(), 36))
+	u.RawQuery = q.Encode()
+	d := websocket.Dialer{HandshakeTimeout: c.opts.ConnectTimeout, TLSClientConfig: c.tlsConfig}
+	ws, resp, err := d.DialContext(ctx, u.String(), nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("happn client: connect %s: %w", c.socketURL, err)
+	}
+	return &conn{ws: ws, done: make(chan struct{})}, nil
+}
+
+// connect dials, logs in and makes the new connection the current one.
+func (c *Client) connect(ctx context.Context) (*conn, error) {
+	cn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = cn.ws.Close()
+		return nil, ErrClosed
+	}
+	c.conn = cn
+	c.status = statusConnecting
+	c.mu.Unlock()
+	go c.readLoop(cn)
+
+	sess, info, err := c.handshake(ctx, cn)
+	if err != nil {
+		c.dropConn(cn)
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed || c.conn != cn {
+		c.mu.Unlock()
+		c.dropConn(cn)
+		if c.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		return nil, ErrConnectionLost
+	}
+	c.session = sess
+	c.serverInfo = info
+	c.status = statusActive
+	c.mu.Unlock()
+	return cn, nil
+}
+
+// dropConn closes a connection and waits for its reader to finish.
+func (c *Client) dropConn(cn *conn) {
+	_ = cn.ws.Close()
+	<-cn.done
+}
+
+// supervise waits for the current connection to end and reconnects unless
+// the server or the user ended it on purpose.
+func (c *Client) supervise(cn *conn) {
+	defer close(c.supervisorDone)
+	for {
+		select {
+		case <-cn.done:
+		case <-c.ctx.Done():
+			return
+		}
+		if c.ctx.Err() != nil {
+			return // Close reports the end itself.
+		}
+		c.emit(ConnectionEvent{Type: EventConnectionEnded, SessionID: c.Session().ID})
+		if cn.serverClose.Load() || c.opts.Reconnect.Disabled {
+			c.mu.Lock()
+			c.status = statusDisconnected
+			if c.endErr == nil {
+				if cn.serverClose.Load() {
+					c.endErr = ErrSessionEnded
+				} else {
+					c.endErr = ErrConnectionLost
+				}
+			}
+			c.mu.Unlock()
+			return
+		}
+		next := c.reconnectLoop()
+		if next == nil {
+			return
+		}
+		cn = next
+	}
+}
+
+// reconnectLoop retries with back-off until a connection is logged in and
+// re-subscribed, or the client is closed (then it returns nil).
+func (c *Client) reconnectLoop() *conn {
+	for attempt := 1; ; attempt++ {
+		delay := c.opts.Reconnect.backoff(attempt)
+		c.emit(ConnectionEvent{Type: EventReconnectScheduled, Attempt: attempt, Delay: delay, SessionID: c.Session().ID})
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil
+		}
+		cn, err := c.reconnectOnce()
+		if err == nil {
+			c.emit(ConnectionEvent{Type: EventReconnectSuccessful, Attempt: attempt, SessionID: c.Session().ID})
+			return cn
+		}
+		if c.ctx.Err() != nil {
+			return nil
+		}
+		c.log.Warn("happn client: reconnect failed", "attempt", attempt, "err", err)
+		c.emit(ConnectionEvent{Type: EventReconnectError, Attempt: attempt, Err: err})
+	}
+}
+
+func (c *Client) reconnectOnce() (*conn, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.ConnectTimeout+2*c.opts.CallTimeout)
+	defer cancel()
+	cn, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.reattach(ctx, cn); err != nil {
+		c.dropConn(cn)
+		return nil, err
+	}
+	return cn, nil
+}
+
+// readLoop is the only reader of cn.
+func (c *Client) readLoop(cn *conn) {
+	defer c.connLost(cn)
+	_ = cn.ws.SetReadDeadline(time.Now().Add(c.opts.PingTimeout))
+	for {
+		mt, b, err := cn.ws.ReadMessage()
+		if err != nil {
+			if c.ctx.Err() == nil && !cn.serverClose.Load() {
+				c.log.Debug("happn client: socket read ended", "err", err)
+			}
+			return
+		}
+		if mt != websocket.TextMessage {
+			c.log.Warn("happn client: ignoring non-text frame")
+			continue
+		}
+		in, err := decodeFrame(b)
+		if err != nil {
+			c.log.Warn("happn client: ignoring bad frame", "err", err)
+			continue
+		}
+		switch in.kind {
+		case frameControl:
+			c.handleControl(cn, in.control)
+		case frameResponse:
+			c.deliver(in.resp)
+		case framePublication:
+			resp := in.resp
+			c.events.push(func() { c.dispatch(resp) })
+		case frameSystem:
+			c.handleSystem(cn, in.resp)
+		case frameAck:
+			c.handleAck(in.resp)
+		}
+	}
+}
+
+func (c *Client) handleControl(cn *conn, s string) {
+	const prefix = "primus::"
+	if !strings.HasPrefix(s, prefix) {
+		return
+	}
+	kind, value, _ := strings.Cut(s[len(prefix):], "::")
+	switch kind {
+	case "ping":
+		_ = cn.ws.SetReadDeadline(time.Now().Add(c.opts.PingTimeout))
+		if err := c.write(cn, "primus::pong::"+value); err != nil {
+			c.log.Debug("happn client: pong failed", "err", err)
+		}
+	case "server":
+		if value == "close" {
+			cn.serverClose.Store(true)
+		}
+	}
+}
+
+func (c *Client) handleSystem(cn *conn, r *response) {
+	var key string
+	_ = json.Unmarshal(r.top["eventKey"], &key)
+	data := r.data
+	if key == "server-side-disconnect" {
+		cn.serverClose.Store(true)
+		var d struct {
+			Reason string `json:"reason"`
+		}
+		_ = json.Unmarshal(data, &d)
+		c.mu.Lock()
+		c.endErr = fmt.Errorf("%w: %s", ErrSessionEnded, d.Reason)
+		c.mu.Unlock()
+		c.emit(ConnectionEvent{Type: EventSessionEnded, Reason: d.Reason, Data: data, SessionID: c.Session().ID, Key: key})
+		return
+	}
+	c.emit(ConnectionEvent{Type: EventSystemMessage, Key: key, Data: data, SessionID: c.Session().ID})
+}
+
+// connLost runs when the reader of cn exits.
+func (c *Client) connLost(cn *conn) {
+	_ = cn.ws.Close()
+	c.mu.Lock()
+	for id, p := range c.pending {
+		if p.conn == cn {
+			delete(c.pending, id)
+			p.ch <- result{err: ErrConnectionLost}
+		}
+	}
+	if c.conn == cn {
+		c.conn = nil
+		if c.status == statusActive {
+			c.status = statusConnecting
+		}
+	}
+	c.mu.Unlock()
+	close(cn.done)
+}
+
+// deliver hands a reply to the request waiting for its eventId.
+func (c *Client) deliver(r *response) {
+	c.mu.Lock()
+	p := c.pending[r.meta.EventID]
+	delete(c.pending, r.meta.EventID)
+	c.mu.Unlock()
+	if p == nil {
+		c.log.Debug("happn client: reply for unknown request", "eventId", r.meta.EventID)
+		return
+	}
+	if r.meta.Status == "error" {
+		p.ch <- result{err: parseServerError(r.meta.Error)}
+		return
+	}
+	p.ch <- result{resp: r}
+}
+
+func (c *Client) emit(ev ConnectionEvent) {
+	if fn := c.opts.OnConnectionEvent; fn != nil {
+		c.connEvents.push(func() { fn(ev) })
+	}
+}
+
+// write sends one JSON value as a text frame.
+func (c *Client) write(cn *conn, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("happn client: encode message: %w", err)
+	}
+	cn.writeMu.Lock()
+	defer cn.writeMu.Unlock()
+	_ = cn.ws.SetWriteDeadline(time.Now().Add(c.opts.CallTimeout))
+	if err := cn.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("happn client: write: %w: %w", ErrConnectionLost, err)
+	}
+	return nil
+}
+
+func (c *Client) nextEventID() int64 { return c.eventID.Add(1) }
+
+// roundTrip sends req on cn and waits for its reply.
+func (c *Client) roundTrip(ctx context.Context, cn *conn, req *request) (*response, error) {
+	if req.EventID == 0 {
+		req.EventID = c.nextEventID()
+	}
+	p := &pending{conn: cn, ch: make(chan result, 1)}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.pending[req.EventID] = p
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.pending, req.EventID)
+		c.mu.Unlock()
+	}
+	if err := c.write(cn, req); err != nil {
+		forget()
+		return nil, err
+	}
+	timer := time.NewTimer(c.opts.CallTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-p.ch:
+		if r.err != nil {
+			return nil, opError(req.Action, req.Path, r.err)
+		}
+		return r.resp, nil
+	case <-timer.C:
+		forget()
+		return nil, opError(req.Action, req.Path, ErrTimeout)
+	case <-ctx.Done():
+		forget()
+		return nil, opError(req.Action, req.Path, ctx.Err())
+	}
+}
+
+// opError wraps err with the action and path of the request that failed.
+func opError(action, path string, err error) error {
+	if path == "" {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	return fmt.Errorf("%s %s: %w", action, path, err)
+}
+
+// activeConn returns the logged-in connection, or why there is none.
+func (c *Client) activeConn() (*conn, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return nil, "", ErrClosed
+	case c.status == statusActive && c.conn != nil:
+		return c.conn, c.session.ID, nil
+	case c.endErr != nil && c.status == statusDisconnected:
+		return nil, "", c.endErr
+	}
+	return nil, "", ErrNotConnected
+}
+
+// dataRequest sends a data request (set, get, …) on the active connection.
+// wire nil means no options at all (ack).
+func (c *Client) dataRequest(ctx context.Context, action, path string, data any, wire map[string]any) (*response, error) {
+	cn, sid, err := c.activeConn()
+	if err != nil {
+		return nil, opError(action, path, err)
+	}
+	return c.dataRequestOn(ctx, cn, sid, &request{Action: action, Path: path, Data: data}, wire)
+}
+
+func (c *Client) dataRequestOn(ctx context.Context, cn *conn, sid string, req *request, wire map[string]any) (*response, error) {
+	req.SessionID = sid
+	if wire != nil {
+		if _, ok := wire["timeout"]; !ok {
+			wire["timeout"] = c.opts.CallTimeout.Milliseconds()
+		}
+		req.Options = wire
+	}
+	return c.roundTrip(ctx, cn, req)
+}
+
+// Session returns the current session (zero value before login).
+func (c *Client) Session() Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session == nil {
+		return Session{}
+	}
+	return *c.session
+}
+
+// ServerInfo returns what the server reported in describe.
+func (c *Client) ServerInfo() ServerInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.serverInfo
+}
+
+// Connected reports whether the client currently has a logged-in connection.
+func (c *Client) Connected() bool {
+	_, _, err := c.activeConn()
+	return err == nil
+}
+
+// Close closes the connection without revoking the token. Reconnection
+// stops, pending requests fail with ErrClosed and a connection-ended event
+// is emitted. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.status = statusDisconnected
+	cn := c.conn
+	sid := ""
+	if c.session != nil {
+		sid = c.session.ID
+	}
+	for id, p := range c.pending {
+		delete(c.pending, id)
+		p.ch <- result{err: ErrClosed}
+	}
+	for id, h := range c.ackHandlers {
+		h.timer.Stop()
+		delete(c.ackHandlers, id)
+	}
+	c.mu.Unlock()
+	c.cancel()
+	if cn != nil {
+		cn.writeMu.Lock()
+		_ = cn.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		cn.writeMu.Unlock()
+		c.dropConn(cn)
+	}
+	<-c.supervisorDone
+	c.emit(ConnectionEvent{Type: EventConnectionEnded, SessionID: sid})
+	c.events.close()
+	c.connEvents.close()
+	return nil
+}
+
+// RevokeToken asks the server to revoke the session token. The server then
+// ends every session holding it (reason "token-revoked"), this one included.
+func (c *Client) RevokeToken(ctx context.Context) error {
+	cn, sid, err := c.activeConn()
+	if err != nil {
+		return opError("revoke-token", "", err)
+	}
+	_, err = c.roundTrip(ctx, cn, &request{Action: "revoke-token", SessionID: sid})
+	return err
+}
+
+// Logout revokes the session token (on a secure server) and closes the client.
+func (c *Client) Logout(ctx context.Context) error {
+	var err error
+	if c.Session().Token != "" {
+		err = c.RevokeToken(ctx)
+	}
+	cerr := c.Close()
+	if err != nil {
+		return err
+	}
+	return cerr
+}

@@ -1,0 +1,401 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/happner-go/happner/pathmatch"
+)
+
+// listener is one local handler of a channel.
+type listener struct {
+	id            int
+	channel       string
+	handler       func(Event)
+	count         int
+	runcount      int
+	eventKey      string
+	meta          map[string]any
+	depth         int
+	variableDepth bool
+	initial       bool // initialEmit or initialCallback: has its own remote subscription
+	merge         bool
+}
+
+// refKey is where the server reference of l is kept: per listener for
+// initial-value subscriptions, per event key otherwise (shared).
+func (l *listener) refKey() string {
+	if l.initial {
+		return "#" + strconv.Itoa(l.id)
+	}
+	return l.eventKey
+}
+
+// subState is the client's subscription table, guarded by Client.mu.
+type subState struct {
+	events   map[string][]*listener     // channel → listeners
+	refCount map[string]int             // event key → listeners sharing one remote on
+	refs     map[string]json.RawMessage // refKey → server reference
+	nextID   int
+}
+
+func newSubState() subState {
+	return subState{events: map[string][]*listener{}, refCount: map[string]int{}, refs: map[string]json.RawMessage{}}
+}
+
+// eventKeyOf is the dedupe key of a subscription, the JSON of the same
+// fields the npm client uses.
+func eventKeyOf(channel, eventType string, count int, o OnOptions, depth int) string {
+	k := struct {
+		Path            string         `json:"path"`
+		EventType       string         `json:"event_type"`
+		Count           int            `json:"count"`
+		InitialEmit     bool           `json:"initialEmit,omitempty"`
+		InitialCallback bool           `json:"initialCallback,omitempty"`
+		Meta            map[string]any `json:"meta,omitempty"`
+		Depth           int            `json:"depth,omitempty"`
+	}{channel, eventType, count, o.InitialEmit, o.InitialCallback != nil, o.Meta, depth}
+	b, _ := json.Marshal(k)
+	return string(b)
+}
+
+// On subscribes handler to path and returns a local handle for Off.
+//
+// The channel is "/<ALL|SET|REMOVE>@<path>": '*' matches one whole segment,
+// a trailing "/**" matches up to opts.Depth further segments (default 5),
+// and path "*" matches everything. Identical subscriptions share one remote
+// subscription. With InitialCallback or InitialEmit the current values are
+// delivered before On returns. Handlers run on one client goroutine, in
+// order, and may call the client.
+func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler func(Event)) (int, error) {
+	if handler == nil {
+		return 0, errors.New("happn client: on: nil handler")
+	}
+	et := strings.ToLower(opts.EventType)
+	switch et {
+	case "", "*", "all":
+		et = "all"
+	case "set", "remove":
+	default:
+		return 0, fmt.Errorf("happn client: on: bad event type %q (want all, set or remove)", opts.EventType)
+	}
+	if err := checkPath(path, false); err != nil {
+		return 0, err
+	}
+	if opts.Count < 0 || opts.Depth < 0 {
+		return 0, errors.New("happn client: on: Count and Depth must not be negative")
+	}
+	variableDepth := path == "**" || strings.HasSuffix(path, "/**")
+	depth := opts.Depth
+	if variableDepth && depth == 0 {
+		depth = DefaultVariableDepth
+	}
+	channel := "/" + strings.ToUpper(et) + "@" + path
+	l := &listener{
+		channel: channel, handler: handler, count: opts.Count,
+		eventKey: eventKeyOf(channel, et, opts.Count, opts, depth),
+		meta:     opts.Meta, depth: depth, variableDepth: variableDepth,
+		initial: opts.InitialEmit || opts.InitialCallback != nil, merge: opts.Merge,
+	}
+	cn, sid, err := c.activeConn()
+	if err != nil {
+		return 0, opError("on", channel, err)
+	}
+
+	c.mu.Lock()
+	c.subs.nextID++
+	l.id = c.subs.nextID
+	c.subs.events[channel] = append(c.subs.events[channel], l)
+	c.subs.refCount[l.eventKey]++
+	needRemote := c.subs.refCount[l.eventKey] == 1 || l.initial
+	c.mu.Unlock()
+	if !needRemote {
+		return l.id, nil
+	}
+
+	wire := map[string]any{"event_type": et, "count": opts.Count}
+	if opts.InitialEmit {
+		wire["initialEmit"] = true
+	}
+	if opts.InitialCallback != nil {
+		wire["initialCallback"] = true
+	}
+	if opts.Meta != nil {
+		wire["meta"] = opts.Meta
+	}
+	if depth > 0 {
+		wire["depth"] = depth
+	}
+	if opts.Merge {
+		wire["merge"] = true
+	}
+	resp, err := c.dataRequestOn(ctx, cn, sid, &request{Action: "on", Path: channel}, wire)
+	if err != nil {
+		c.mu.Lock()
+		c.clearListener(l)
+		c.mu.Unlock()
+		return 0, err
+	}
+	var ref json.RawMessage
+	var initial []Item
+	if l.initial {
+		ref = resp.meta.ReferenceID
+		res, err := getResult(resp)
+		if err != nil {
+			return 0, err
+		}
+		initial = res.Items
+	} else {
+		var d struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if !resp.dataIsNull() {
+			_ = json.Unmarshal(resp.data, &d)
+		}
+		ref = d.ID
+	}
+	c.mu.Lock()
+	if slices.Contains(c.subs.events[channel], l) {
+		c.subs.refs[l.refKey()] = ref
+	}
+	c.mu.Unlock()
+	if opts.InitialEmit {
+		for _, it := range initial {
+			handler(Event{Data: it.Data, Meta: EventMeta{Path: it.Meta.Path, Created: it.Meta.Created, Modified: it.Meta.Modified}})
+		}
+	}
+	if opts.InitialCallback != nil {
+		opts.InitialCallback(initial)
+	}
+	return l.id, nil
+}
+
+// Once is On with Count 1: the subscription ends after the first event.
+func (c *Client) Once(ctx context.Context, path string, opts OnOptions, handler func(Event)) (int, error) {
+	opts.Count = 1
+	return c.On(ctx, path, opts, handler)
+}
+
+// clearListener removes l from the table; c.mu must be held. It reports
+// whether the remote subscription must be removed too.
+func (c *Client) clearListener(l *listener) bool {
+	ls := c.subs.events[l.channel]
+	i := slices.Index(ls, l)
+	if i < 0 {
+		return false
+	}
+	ls = slices.Delete(ls, i, i+1)
+	if len(ls) == 0 {
+		delete(c.subs.events, l.channel)
+	} else {
+		c.subs.events[l.channel] = ls
+	}
+	c.subs.refCount[l.eventKey]--
+	last := c.subs.refCount[l.eventKey] <= 0
+	if last {
+		delete(c.subs.refCount, l.eventKey)
+	}
+	if l.initial || last {
+		delete(c.subs.refs, l.refKey())
+		return true
+	}
+	return false
+}
+
+// Off removes the handler with the given handle. The remote subscription is
+// removed when no other handler shares it. An unknown handle is not an error.
+func (c *Client) Off(ctx context.Context, handle int) error {
+	c.mu.Lock()
+	var found *listener
+	for _, ls := range c.subs.events {
+		for _, l := range ls {
+			if l.id == handle {
+				found = l
+			}
+		}
+	}
+	if found == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	ref := c.subs.refs[found.refKey()]
+	remote := c.clearListener(found)
+	c.mu.Unlock()
+	if !remote {
+		return nil
+	}
+	return c.remoteOff(ctx, found.channel, ref)
+}
+
+func (c *Client) remoteOff(ctx context.Context, channel string, ref json.RawMessage) error {
+	wire := map[string]any{}
+	if len(ref) > 0 {
+		wire["referenceId"] = ref
+	}
+	_, err := c.dataRequest(ctx, "off", channel, nil, wire)
+	return err
+}
+
+// OffPath removes every handler whose subscription path matches path, where
+// '*' matches any characters.
+func (c *Client) OffPath(ctx context.Context, path string) error {
+	c.mu.Lock()
+	var ids []int
+	var channels []string
+	for ch, ls := range c.subs.events {
+		_, p, _ := strings.Cut(ch, "@")
+		if pathmatch.Glob(path, p) {
+			channels = append(channels, ch)
+			for _, l := range ls {
+				ids = append(ids, l.id)
+			}
+		}
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, id := range ids {
+		if err := c.Off(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	c.mu.Lock()
+	for _, ch := range channels {
+		delete(c.subs.events, ch)
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// OffAll removes every subscription of the session, on the server and locally.
+func (c *Client) OffAll(ctx context.Context) error {
+	if err := c.remoteOff(ctx, "*", json.RawMessage("0")); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.subs = subState{events: map[string][]*listener{}, refCount: map[string]int{}, refs: map[string]json.RawMessage{}, nextID: c.subs.nextID}
+	c.mu.Unlock()
+	return nil
+}
+
+// dispatch delivers a publication to the handlers of its channel. It runs
+// on the events queue.
+func (c *Client) dispatch(r *response) {
+	var meta EventMeta
+	if err := json.Unmarshal(r.metaRaw, &meta); err != nil {
+		c.log.Warn("happn client: bad publication _meta", "err", err)
+		return
+	}
+	_ = json.Unmarshal(r.metaRaw, &meta.Fields)
+	if meta.Consistency == Acknowledged {
+		ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
+		_, err := c.dataRequest(ctx, "ack", "", meta.PublicationID, nil)
+		cancel()
+		meta.Acknowledged = err == nil
+		if err != nil {
+			c.log.Warn("happn client: acknowledgement failure", "publicationId", meta.PublicationID, "err", err)
+		}
+	}
+	data := r.data
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = json.RawMessage("null")
+	}
+	c.mu.Lock()
+	ls := slices.Clone(c.subs.events[meta.Channel])
+	c.mu.Unlock()
+	for _, l := range ls {
+		if l.variableDepth && l.depth < meta.Depth {
+			continue
+		}
+		c.mu.Lock()
+		l.runcount++
+		run := l.runcount
+		c.mu.Unlock()
+		if l.count > 0 && run > l.count {
+			continue
+		}
+		if l.count > 0 && run == l.count {
+			ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
+			if err := c.Off(ctx, l.id); err != nil {
+				c.log.Warn("happn client: removing spent subscription", "channel", l.channel, "err", err)
+			}
+			cancel()
+		}
+		ev := Event{Data: append(json.RawMessage(nil), data...), Meta: meta}
+		l.handler(ev)
+	}
+}
+
+// reattach re-subscribes every channel on a new connection, one remote on
+// per distinct event key, as the npm client does after a reconnect.
+func (c *Client) reattach(ctx context.Context, cn *conn) error {
+	c.mu.Lock()
+	sid := c.session.ID
+	channels := make([]string, 0, len(c.subs.events))
+	snapshot := map[string][]*listener{}
+	for ch, ls := range c.subs.events {
+		channels = append(channels, ch)
+		snapshot[ch] = slices.Clone(ls)
+	}
+	c.subs.refCount = map[string]int{}
+	c.mu.Unlock()
+	sort.Strings(channels)
+	for _, ch := range channels {
+	listeners:
+		for _, l := range snapshot[ch] {
+			c.mu.Lock()
+			if c.subs.refCount[l.eventKey] > 0 {
+				c.subs.refCount[l.eventKey]++
+				c.mu.Unlock()
+				continue
+			}
+			c.mu.Unlock()
+			// Like the npm client only meta is re-sent, plus depth and merge
+			// so that "/**" and merge subscriptions keep their meaning.
+			wire := map[string]any{}
+			if l.meta != nil {
+				wire["meta"] = l.meta
+			}
+			if l.variableDepth {
+				wire["depth"] = l.depth
+			}
+			if l.merge {
+				wire["merge"] = true
+			}
+			resp, err := c.dataRequestOn(ctx, cn, sid, &request{Action: "on", Path: ch}, wire)
+			if err != nil {
+				if isAuthError(err) {
+					c.mu.Lock()
+					for _, dl := range c.subs.events[ch] {
+						delete(c.subs.refs, dl.refKey())
+					}
+					delete(c.subs.events, ch)
+					c.mu.Unlock()
+					c.log.Warn("happn client: subscription not re-established", "channel", ch, "err", err)
+					break listeners
+				}
+				return fmt.Errorf("happn client: re-establishing %s: %w", ch, err)
+			}
+			var d struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if !resp.dataIsNull() {
+				_ = json.Unmarshal(resp.data, &d)
+			}
+			c.mu.Lock()
+			c.subs.refCount[l.eventKey] = 1
+			c.subs.refs[l.refKey()] = d.ID
+			c.mu.Unlock()
+		}
+	}
+	return nil
+}

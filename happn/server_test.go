@@ -1,0 +1,260 @@
+package happn
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// startServer starts an insecure server on a free loopback port and stops
+// it when the test ends.
+func startServer(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	cfg.Host = "127.0.0.1"
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Stop(ctx)
+	})
+	return srv
+}
+
+// rawClient is a bare websocket speaking frames, for protocol tests.
+type rawClient struct {
+	t  testing.TB
+	ws *websocket.Conn
+}
+
+func dialRaw(t testing.TB, srv *Server) *rawClient {
+	t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr()+"/primus?_primuscb=test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Body != nil {
+		resp.Body.Close()
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &rawClient{t: t, ws: ws}
+}
+
+func (c *rawClient) send(frame string) {
+	c.t.Helper()
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// recv reads the next frame, failing the test after a timeout.
+func (c *rawClient) recv() string {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, msg, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("reading frame: %v", err)
+	}
+	return string(msg)
+}
+
+// recvJSON reads the next frame as a JSON object.
+func (c *rawClient) recvJSON() map[string]any {
+	c.t.Helper()
+	frame := c.recv()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(frame), &m); err != nil {
+		c.t.Fatalf("frame %s: %v", frame, err)
+	}
+	return m
+}
+
+// handshake runs configure-session, describe and login.
+func (c *rawClient) handshake() string {
+	c.t.Helper()
+	c.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_4","version":"13.12.1","browser":false}}`)
+	c.recv()
+	c.send(`{"action":"describe","eventId":2,"data":null}`)
+	c.recv()
+	c.send(`{"action":"login","eventId":3,"data":{"info":{"_browser":false,"_local":false},"protocol":"happn_4"},"options":{"timeout":60000}}`)
+	reply := c.recvJSON()
+	return reply["data"].(map[string]any)["id"].(string)
+}
+
+func meta(m map[string]any) map[string]any {
+	v, _ := m["_meta"].(map[string]any)
+	return v
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	srv := startServer(t, Config{})
+	for path, want := range map[string]string{"/ping": "pong", "/version": `{"version":"13.12.1"}`} {
+		resp, err := http.Get("http://" + srv.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != want {
+			t.Errorf("GET %s = %q, want %q", path, body, want)
+		}
+	}
+	resp, err := http.Get("http://" + srv.Addr() + "/primus?_primuscb=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("plain GET /primus = %d, want 426", resp.StatusCode)
+	}
+}
+
+func TestBadInputKeepsServing(t *testing.T) {
+	srv := startServer(t, Config{})
+	bad := dialRaw(t, srv)
+	bad.handshake()
+	other := dialRaw(t, srv)
+	other.handshake()
+
+	cases := []struct {
+		frame, wantMessage string
+	}{
+		{`{not json`, "Failed to decode incoming data"},
+		{`{"eventId":9,"path":"/a"}`, "request has no action"},
+		{`{"action":"bogus","eventId":10}`, "unknown action: bogus"},
+		{`{"action":"set","eventId":11,"path":"/a/*","data":{}}`, "Bad path, if the action is 'set' the path cannot contain the * wildcard character"},
+		{`{"action":"set","eventId":12,"path":"/a/$","data":{}}`, badPathChars},
+		{`{"action":"set","eventId":13,"path":5,"data":{}}`, "Bad path [5], must be a string"},
+		{`{"action":"set","eventId":14,"path":"/a","data":"x","options":{"increment":"many"}}`, "increment option value must be a number"},
+		{`{"action":"set","eventId":15,"path":"/a","data":{"x":1},"options":{"merge":"yes"}}`, "invalid options"},
+		{`{"action":"get","eventId":16,"path":"/a","options":{"criteria":{"x":{"$regex":5}}}}`, "$regex parameter value must be an Array or a string"},
+	}
+	for _, c := range cases {
+		bad.send(c.frame)
+		reply := bad.recvJSON()
+		m := meta(reply)
+		if m["status"] != "error" {
+			t.Fatalf("%s: status %v, want error: %v", c.frame, m["status"], reply)
+		}
+		e := m["error"].(map[string]any)
+		if msg, _ := e["message"].(string); !strings.Contains(msg, c.wantMessage) {
+			t.Errorf("%s: error %q, want it to contain %q", c.frame, msg, c.wantMessage)
+		}
+		if _, leak := e["stack"]; leak {
+			t.Errorf("%s: error carries a stack", c.frame)
+		}
+	}
+	// the other session and the bad one both keep working
+	for _, c := range []*rawClient{other, bad} {
+		c.send(`{"action":"set","eventId":20,"path":"/still/ok","data":{"v":1},"options":{}}`)
+		if m := meta(c.recvJSON()); m["status"] != "ok" {
+			t.Fatalf("set after bad input: %v", m)
+		}
+	}
+}
+
+func TestOversizedFrameClosesOnlyThatSocket(t *testing.T) {
+	srv := startServer(t, Config{MaxLength: 1024})
+	big := dialRaw(t, srv)
+	big.handshake()
+	other := dialRaw(t, srv)
+	other.handshake()
+	big.send(`{"action":"set","eventId":9,"path":"/big","data":{"x":"` + strings.Repeat("a", 2048) + `"}}`)
+	_ = big.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err := big.ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errorsAs(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("oversized frame: got %v, want close 1009", err)
+	}
+	other.send(`{"action":"get","eventId":9,"path":"/big","data":null}`)
+	if m := meta(other.recvJSON()); m["status"] != "ok" {
+		t.Fatalf("other session: %v", m)
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	srv := startServer(t, Config{PingInterval: 50 * time.Millisecond})
+	c := dialRaw(t, srv)
+	c.handshake()
+	frame := c.recv()
+	if !strings.HasPrefix(frame, `"primus::ping::`) {
+		t.Fatalf("first frame after login = %s, want a primus ping", frame)
+	}
+	c.send(`"primus::pong::` + strings.TrimSuffix(strings.TrimPrefix(frame, `"primus::ping::`), `"`) + `"`)
+	// stop answering: the server must close the socket without
+	// "primus::server::close", so that the client reconnects
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+		_, msg, err := c.ws.ReadMessage()
+		if err != nil {
+			if srv.Sessions() != 0 {
+				t.Fatalf("session still registered after close")
+			}
+			return
+		}
+		if strings.Contains(string(msg), "primus::server::close") {
+			t.Fatal("unresponsive session was told not to reconnect")
+		}
+	}
+	t.Fatal("unresponsive session was not closed")
+}
+
+func TestLegacyPing(t *testing.T) {
+	srv := startServer(t, Config{})
+	c := dialRaw(t, srv)
+	c.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_3","version":"1.0.0","browser":false}}`)
+	reply := c.recvJSON()
+	if reply["protocol"] != "happn_3" {
+		t.Fatalf("protocol = %v", reply["protocol"])
+	}
+	c.send(`"primus::ping::12345"`)
+	if got := c.recv(); got != `"primus::pong::12345"` {
+		t.Fatalf("legacy ping answered with %s", got)
+	}
+}
+
+func TestServerSideDisconnect(t *testing.T) {
+	srv := startServer(t, Config{})
+	c := dialRaw(t, srv)
+	id := c.handshake()
+	if !srv.Disconnect(id, "test-reason") {
+		t.Fatal("Disconnect found no session")
+	}
+	m := c.recvJSON()
+	if m["eventKey"] != "server-side-disconnect" || meta(m)["type"] != "system" {
+		t.Fatalf("got %v", m)
+	}
+	if r := m["data"].(map[string]any)["reason"]; r != "test-reason" {
+		t.Fatalf("reason %v", r)
+	}
+	if got := c.recv(); got != `"primus::server::close"` {
+		t.Fatalf("then %s", got)
+	}
+}
+
+func TestStopWithoutReconnect(t *testing.T) {
+	srv := startServer(t, Config{})
+	c := dialRaw(t, srv)
+	c.handshake()
+	go srv.Stop(context.Background(), StopOptions{NoReconnect: true})
+	m := c.recvJSON()
+	if r := m["data"].(map[string]any)["reason"]; r != "reconnect-false" {
+		t.Fatalf("reason %v", r)
+	}
+}
