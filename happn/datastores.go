@@ -2,30 +2,18 @@ package happn
 
 import (
 	"github.com/happner-go/happner/store"
-	"github.com/happner-go/happner/store/bolt"
-	"github.com/happner-go/happner/store/memory"
+	"github.com/happner-go/happner/store/datastore"
 )
 
-// openDatastores opens the configured datastores behind a router. With no
-// datastores configured it is one in-memory store, or one bolt file when
-// filename is set.
+// openDatastores opens the configured datastores. With none configured it
+// is one in-memory store, or one bolt file when filename is set; a single
+// datastore without patterns is used directly, without a router.
 func openDatastores(cfgs []store.DatastoreConfig, filename string) (store.Store, error) {
 	if len(cfgs) == 0 {
 		cfgs = store.DefaultDatastores(filename)
 	}
 	if len(cfgs) == 1 && len(cfgs[0].Patterns) == 0 {
-		return openDatastore(cfgs[0])
+		return datastore.OpenOne(cfgs[0], datastore.Options{})
 	}
-	return store.OpenRouter(cfgs, openDatastore)
-}
-
-func openDatastore(c store.DatastoreConfig) (store.Store, error) {
-	kind, err := store.ResolveProvider(c)
-	if err != nil {
-		return nil, err
-	}
-	if kind == store.ProviderBolt {
-		return bolt.Open(c.Filename(), bolt.Options{})
-	}
-	return memory.New(), nil
+	return datastore.Open(cfgs, datastore.Options{})
 }

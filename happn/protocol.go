@@ -52,8 +52,9 @@ const (
 	consistencyAcknowledged  = 3
 )
 
-// validPath is happn's path rule (happn-commons utils).
-var validPath = regexp.MustCompile(`^[a-zA-Z0-9/(){}+=&:%@._*\-\s]+$`)
+// validPath is happn's path rule (happn-commons utils), with JavaScript's
+// \s spelled out: it includes \v and the Unicode spaces, RE2's does not.
+var validPath = regexp.MustCompile(`^[a-zA-Z0-9/(){}+=&:%@._*\-\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+$`)
 
 const badPathChars = "Bad path, can only contain characters a-z A-Z 0-9 / & + = : @ % * ( ) _ -, ie: factory1@I&J(western-cape)/plant1:conveyer_2/stats=true/capacity=10%/*"
 

@@ -3,14 +3,12 @@
 // sort, skip, limit and projection.
 //
 // A request's options are parsed once with [Parse] into a [Query]; stores
-// evaluate it in Go ([Query.Match], [Query.Less], [Query.Project]) or
-// translate its [Expr] tree into their own language (SQL for PostgreSQL).
+// evaluate it in Go ([Query.Match], [Query.Less], [Query.Page],
+// [Query.ProjectData]) or translate its [Expr] tree into their own language
+// (SQL for PostgreSQL).
 package query
 
-import (
-	"encoding/json"
-	"strings"
-)
+import "strings"
 
 // Query is a parsed happn search.
 type Query struct {
@@ -61,44 +59,9 @@ func Lookup(doc map[string]any, field string) (any, bool) {
 	return cur, true
 }
 
-// Parse reads the options object of a get, count or remove request, e.g.
-// {"criteria":{...},"options":{"sort":{...},"limit":10,"skip":0,"fields":{...},"path_only":true}}.
-// Top-level "fields", "sort" and "path_only" are accepted too. A nil or
-// empty raw returns an empty Query.
-func Parse(raw json.RawMessage) (*Query, error) {
-	panic("query.Parse: not yet implemented")
-}
-
 // Expr is a node of a parsed criteria tree. The concrete nodes are exported
 // so that stores can translate them.
 type Expr interface {
 	// Match reports whether doc satisfies the expression.
 	Match(doc map[string]any) bool
-}
-
-// Match reports whether doc satisfies q's filter. A nil q or nil Filter
-// matches everything.
-func (q *Query) Match(doc map[string]any) bool {
-	panic("query.Match: not yet implemented")
-}
-
-// Less reports whether doc a sorts before doc b under q's sort keys, or
-// under the default order (path, then modified, ascending) when q is nil
-// or has no sort keys.
-func (q *Query) Less(a, b map[string]any) bool {
-	panic("query.Less: not yet implemented")
-}
-
-// Page returns the [start, end) bounds of the page that Skip and Limit
-// select from n sorted documents. A nil q selects everything.
-func (q *Query) Page(n int) (start, end int) {
-	panic("query.Page: not yet implemented")
-}
-
-// ProjectData returns the part of a record's data that q's Fields keep
-// (fields naming "data.x" keep data's key x, nested paths keep the nested
-// value). With no Fields it returns data unchanged. The record's _meta
-// (path, created, modified) is always kept by the caller.
-func (q *Query) ProjectData(data map[string]any) map[string]any {
-	panic("query.ProjectData: not yet implemented")
 }

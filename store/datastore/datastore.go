@@ -1,0 +1,48 @@
+// Package datastore opens the datastores of a happn configuration
+// (services.data.config.datastores) with the providers of this module and
+// returns the [store.Router] over them.
+package datastore
+
+import (
+	"strings"
+
+	"github.com/happner-go/happner/store"
+	"github.com/happner-go/happner/store/bolt"
+	"github.com/happner-go/happner/store/memory"
+)
+
+// Options tune [Open].
+type Options struct {
+	// Providers open datastores whose provider name (compared
+	// case-insensitively) is a key, ahead of the built-in providers; this
+	// is how a shared-database provider such as PostgreSQL is plugged in.
+	Providers map[string]store.Opener
+	// Bolt are the options of every bolt datastore.
+	Bolt bolt.Options
+}
+
+// Open opens every configured datastore and routes between them; an empty
+// cfgs opens one in-memory default datastore.
+func Open(cfgs []store.DatastoreConfig, opts Options) (*store.Router, error) {
+	return store.OpenRouter(cfgs, func(c store.DatastoreConfig) (store.Store, error) {
+		return OpenOne(c, opts)
+	})
+}
+
+// OpenOne opens the store of one datastore configuration.
+func OpenOne(c store.DatastoreConfig, opts Options) (store.Store, error) {
+	name := strings.ToLower(strings.TrimSpace(c.Provider))
+	for k, open := range opts.Providers {
+		if strings.ToLower(k) == name {
+			return open(c)
+		}
+	}
+	kind, err := store.ResolveProvider(c)
+	if err != nil {
+		return nil, err
+	}
+	if kind == store.ProviderBolt {
+		return bolt.Open(c.Filename(), opts.Bolt)
+	}
+	return memory.New(), nil
+}
