@@ -1,60 +1,15 @@
 package happn
 
 import (
-	"errors"
-	"fmt"
+	"github.com/happner-go/happner/errs"
 )
 
-// Error is an error that is sent to clients in a reply's _meta.error. Only
-// Name, Message, Code and Reason travel; never a stack trace (DESIGN.md,
-// decision 4).
-type Error struct {
-	// Name is the error type clients see ("AccessDenied", "SystemError",
-	// "Error", ...). The npm client renders errors as "Name: Message".
-	Name string
-	// Message is the human-readable text, matching happn-3's wording.
-	Message string
-	// Code is the HTTP-like status code (401, 403, 404, 500), 0 for none.
-	Code int
-	// Reason is an optional detail (happn's "reason" field).
-	Reason string
-	// Err is the underlying cause, kept for logs and errors.Is; never sent.
-	Err error
-}
+// Error is the error type sent to clients; see package errs.
+type Error = errs.Error
 
-func (e *Error) Error() string { return e.Name + ": " + e.Message }
+// SystemError wraps a failure of a service as happn's SystemError.
+func SystemError(err error, reason string) *Error { return errs.System(err, reason) }
 
-// Unwrap returns the underlying cause.
-func (e *Error) Unwrap() error { return e.Err }
+func plainError(format string, args ...any) *Error { return errs.Plain(format, args...) }
 
-// AccessDenied returns the 403 error clients get for a refused request.
-func AccessDenied(message string) *Error {
-	return &Error{Name: "AccessDenied", Message: message, Code: 403}
-}
-
-// InvalidCredentials returns the 401 error of a failed login; its name is
-// "AccessDenied", as in happn-3, so clients stop retrying.
-func InvalidCredentials(message string) *Error {
-	return &Error{Name: "AccessDenied", Message: message, Code: 401}
-}
-
-// SystemError wraps a failure of a service (data, subscription, publisher)
-// as happn's SystemError with code 500; reason names the area.
-func SystemError(err error, reason string) *Error {
-	return &Error{Name: "SystemError", Message: err.Error(), Code: 500, Reason: reason, Err: err}
-}
-
-// plainError is the error of a malformed request (bad path, bad option):
-// a JavaScript Error, name "Error", no code.
-func plainError(format string, args ...any) *Error {
-	return &Error{Name: "Error", Message: fmt.Sprintf(format, args...)}
-}
-
-// asWireError converts any error into the form sent to clients.
-func asWireError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &Error{Name: "Error", Message: err.Error(), Err: err}
-}
+func asWireError(err error) *Error { return errs.From(err) }
