@@ -80,6 +80,7 @@ func (c *LocalConn) Recv(ctx context.Context) ([]byte, error) {
 // Close ends the session and drops its subscriptions.
 func (c *LocalConn) Close() error {
 	c.sess.drop()
+	c.closeWith(0, "")
 	return nil
 }
 
@@ -106,3 +107,20 @@ func (c *LocalConn) closeWith(int, string) {
 	default:
 	}
 }
+
+// The methods below let a LocalConn serve as the transport of the Go client
+// (package happn/client, Options.Dial), which then talks to this server
+// in-process with the same API as over a websocket.
+
+// ReadFrame returns the next frame for the client; it fails once the
+// connection is closed and drained.
+func (c *LocalConn) ReadFrame() ([]byte, error) { return c.Recv(context.Background()) }
+
+// WriteFrame processes one request frame (see Send).
+func (c *LocalConn) WriteFrame(frame []byte) error { return c.Send(frame) }
+
+// Alive is a no-op: an in-process connection has no heartbeat.
+func (c *LocalConn) Alive() {}
+
+// CloseGracefully is a no-op; Close ends the session.
+func (c *LocalConn) CloseGracefully() {}

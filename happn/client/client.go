@@ -36,9 +36,9 @@ const (
 	statusDisconnected
 )
 
-// conn is one websocket connection.
+// conn is one connection (a websocket, or an in-process transport).
 type conn struct {
-	ws      *websocket.Conn
+	t       Transport
 	writeMu sync.Mutex
 	done    chan struct{} // closed when the reader has exited
 	// serverClose is set after "primus::server::close" or a
@@ -162,6 +162,13 @@ func socketURL(raw string) (string, error) {
 
 // dial opens a new websocket with a fresh cache-buster.
 func (c *Client) dial(ctx context.Context) (*conn, error) {
+	if c.opts.Dial != nil {
+		t, err := c.opts.Dial(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("happn client: connect: %w", err)
+		}
+		return &conn{t: t, done: make(chan struct{})}, nil
+	}
 	u, err := url.Parse(c.socketURL)
 	if err != nil {
 		return nil, fmt.Errorf("happn client: %w", err)
@@ -177,7 +184,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("happn client: connect %s: %w", c.socketURL, err)
 	}
-	return &conn{ws: ws, done: make(chan struct{})}, nil
+	return &conn{t: &wsTransport{ws: ws, pingTimeout: c.opts.PingTimeout, callTimeout: c.opts.CallTimeout}, done: make(chan struct{})}, nil
 }
 
 // connect dials, logs in and makes the new connection the current one.
@@ -189,7 +196,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		_ = cn.ws.Close()
+		_ = cn.t.Close()
 		return nil, ErrClosed
 	}
 	c.conn = cn
@@ -220,7 +227,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 
 // dropConn closes a connection and waits for its reader to finish.
 func (c *Client) dropConn(cn *conn) {
-	_ = cn.ws.Close()
+	_ = cn.t.Close()
 	<-cn.done
 }
 
@@ -302,18 +309,14 @@ func (c *Client) reconnectOnce() (*conn, error) {
 // readLoop is the only reader of cn.
 func (c *Client) readLoop(cn *conn) {
 	defer c.connLost(cn)
-	_ = cn.ws.SetReadDeadline(time.Now().Add(c.opts.PingTimeout))
+	cn.t.Alive()
 	for {
-		mt, b, err := cn.ws.ReadMessage()
+		b, err := cn.t.ReadFrame()
 		if err != nil {
 			if c.ctx.Err() == nil && !cn.serverClose.Load() {
 				c.log.Debug("happn client: socket read ended", "err", err)
 			}
 			return
-		}
-		if mt != websocket.TextMessage {
-			c.log.Warn("happn client: ignoring non-text frame")
-			continue
 		}
 		in, err := decodeFrame(b)
 		if err != nil {
@@ -344,7 +347,7 @@ func (c *Client) handleControl(cn *conn, s string) {
 	kind, value, _ := strings.Cut(s[len(prefix):], "::")
 	switch kind {
 	case "ping":
-		_ = cn.ws.SetReadDeadline(time.Now().Add(c.opts.PingTimeout))
+		cn.t.Alive()
 		if err := c.write(cn, "primus::pong::"+value); err != nil {
 			c.log.Debug("happn client: pong failed", "err", err)
 		}
@@ -376,7 +379,7 @@ func (c *Client) handleSystem(cn *conn, r *response) {
 
 // connLost runs when the reader of cn exits.
 func (c *Client) connLost(cn *conn) {
-	_ = cn.ws.Close()
+	_ = cn.t.Close()
 	c.mu.Lock()
 	for id, p := range c.pending {
 		if p.conn == cn {
@@ -425,8 +428,7 @@ func (c *Client) write(cn *conn, v any) error {
 	}
 	cn.writeMu.Lock()
 	defer cn.writeMu.Unlock()
-	_ = cn.ws.SetWriteDeadline(time.Now().Add(c.opts.CallTimeout))
-	if err := cn.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := cn.t.WriteFrame(b); err != nil {
 		return fmt.Errorf("happn client: write: %w: %w", ErrConnectionLost, err)
 	}
 	return nil
@@ -568,8 +570,7 @@ func (c *Client) Close() error {
 	c.cancel()
 	if cn != nil {
 		cn.writeMu.Lock()
-		_ = cn.ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		cn.t.CloseGracefully()
 		cn.writeMu.Unlock()
 		c.dropConn(cn)
 	}

@@ -67,6 +67,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Reconnect is the back-off after an unexpected disconnect.
 	Reconnect Reconnect
+	// Dial, when set, opens the connection instead of a websocket to URL:
+	// for example an in-process connection to a server in the same program.
+	Dial DialFunc
 	// TLSConfig is used for https/wss URLs (nil: system defaults).
 	TLSConfig *tls.Config
 	// OnConnectionEvent receives connection events in order, from a
