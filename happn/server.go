@@ -47,7 +47,9 @@ type Server struct {
 	ownStore bool
 	subs     *subIndex
 	refs     *refGenerator
-	acks     *ackTracker
+
+	subscribeHook SubscribeHook
+	acks          *ackTracker
 
 	upgrader websocket.Upgrader
 	httpSrv  *http.Server

@@ -258,3 +258,45 @@ func TestStopWithoutReconnect(t *testing.T) {
 		t.Fatalf("reason %v", r)
 	}
 }
+
+func TestSubscribeHook(t *testing.T) {
+	srv, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the happner rewrite: a 6-segment response channel matches 8 segments,
+	// and other sessions' response paths are refused
+	srv.SetSubscribeHook(func(sid, channel, path string) (string, bool) {
+		if strings.HasPrefix(path, "/_exchange/responses/") && !strings.Contains(path, sid) {
+			return path, true
+		}
+		if strings.Count(channel, "/") == 5 && strings.HasPrefix(path, "/_exchange/responses/") {
+			return path + "/*/*/*", false
+		}
+		return path, false
+	})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
+	c := dialRaw(t, srv)
+	sid := c.handshake()
+	spy := dialRaw(t, srv)
+	spy.handshake()
+	spy.send(`{"action":"on","eventId":5,"path":"/SET@/_exchange/responses/` + sid + `/*","options":{}}`)
+	if m := meta(spy.recvJSON()); m["status"] != "ok" {
+		t.Fatalf("refused subscription must still answer ok: %v", m)
+	}
+	c.send(`{"action":"on","eventId":5,"path":"/SET@/_exchange/responses/` + sid + `/*","options":{}}`)
+	c.recv()
+	c.send(`{"action":"set","eventId":6,"path":"/_exchange/responses/` + sid + `/mesh/comp/method/1","data":{"status":"ok"},"options":{"noStore":true}}`)
+	pub := c.recvJSON()
+	if got, want := meta(pub)["channel"], "/SET@/_exchange/responses/"+sid+"/*"; got != want {
+		t.Fatalf("channel %v, want %v", got, want)
+	}
+	c.recv() // the set reply
+	spy.send(`{"action":"get","eventId":7,"path":"/nothing","data":null}`)
+	if m := meta(spy.recvJSON()); m["action"] != "get" {
+		t.Fatalf("the spy received another session's response: %v", m)
+	}
+}

@@ -67,6 +67,16 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		meta:    opts.Meta,
 		options: req.Options,
 	}
+	if h := s.subscribeHook; h != nil {
+		match, refuse := h(sess.id, req.path, key)
+		if refuse {
+			data := append([]byte(`{"id":`), appendString(nil, sub.ref)...)
+			sess.send(okFrame(sess, req, append(data, '}'), nil, false))
+			return nil
+		}
+		sub.path = match
+		key = match
+	}
 	if strings.HasSuffix(key, "/**") || key == "**" {
 		sub.depth = opts.Depth
 		if sub.depth <= 0 {
