@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/happner-go/happner/bench/internal/proc"
+	"github.com/happner-go/happner/bench/internal/stats"
+)
+
+// result is the JSON object printed for one scenario. Metrics that a
+// scenario does not measure are omitted; server-side metrics are omitted when
+// no --server-pid was given.
+type result struct {
+	Scenario string `json:"scenario"`
+	Label    string `json:"label,omitempty"`
+	Addr     string `json:"addr"`
+	Secure   bool   `json:"secure"`
+	Depth    int    `json:"depth,omitempty"`
+	// CoalescedWrites is true when pipelined requests shared write calls.
+	CoalescedWrites bool    `json:"coalesced_writes,omitempty"`
+	DurationS       float64 `json:"duration_s"`
+	Errors          int64   `json:"errors"`
+
+	Ops     int64    `json:"ops,omitempty"`
+	OpsPerS *float64 `json:"ops_per_s,omitempty"`
+
+	Subscribers int      `json:"subscribers,omitempty"`
+	Events      int64    `json:"events,omitempty"`
+	EventsLost  int64    `json:"events_lost,omitempty"`
+	EventsPerS  *float64 `json:"events_per_s,omitempty"`
+
+	P50Us *float64 `json:"p50_us,omitempty"`
+	P99Us *float64 `json:"p99_us,omitempty"`
+	MaxUs *float64 `json:"max_us,omitempty"`
+
+	ServerCPUS            *float64 `json:"server_cpu_s,omitempty"`
+	ServerCPUUsPerOp      *float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerCPUUsPerEvent   *float64 `json:"server_cpu_us_per_event,omitempty"`
+	ClientCPUS            *float64 `json:"client_cpu_s,omitempty"`
+	Conns                 int      `json:"conns,omitempty"`
+	ConnsFailed           int      `json:"conns_failed,omitempty"`
+	FirstError            string   `json:"first_error,omitempty"`
+	ConnectS              *float64 `json:"connect_s,omitempty"`
+	RSSBeforeMB           *float64 `json:"rss_before_mb,omitempty"`
+	RSSMB                 *float64 `json:"rss_mb,omitempty"`
+	RSSPerConnKB          *float64 `json:"rss_per_conn_kb,omitempty"`
+	ServerCPUUsPerConnect *float64 `json:"server_cpu_us_per_connect,omitempty"`
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// setLatency fills the latency fields from a summary.
+func (r *result) setLatency(s stats.Summary) {
+	if s.Count == 0 {
+		return
+	}
+	r.P50Us = ptr(stats.Micros(s.P50))
+	r.P99Us = ptr(stats.Micros(s.P99))
+	r.MaxUs = ptr(stats.Micros(s.Max))
+}
+
+// human renders the result as one line for stderr.
+func (r *result) human() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-9s", r.Scenario)
+	if r.Label != "" {
+		fmt.Fprintf(&b, " [%s]", r.Label)
+	}
+	fmt.Fprintf(&b, " %s", r.Addr)
+	if r.OpsPerS != nil {
+		fmt.Fprintf(&b, "  %d ops in %.2fs = %.0f ops/s", r.Ops, r.DurationS, *r.OpsPerS)
+	}
+	if r.EventsPerS != nil {
+		fmt.Fprintf(&b, "  %d events = %.0f events/s", r.Events, *r.EventsPerS)
+	}
+	if r.P50Us != nil {
+		fmt.Fprintf(&b, "  p50 %.0fµs p99 %.0fµs", *r.P50Us, *r.P99Us)
+	}
+	if r.ServerCPUUsPerOp != nil {
+		fmt.Fprintf(&b, "  server CPU %.1fµs/op", *r.ServerCPUUsPerOp)
+	}
+	if r.ServerCPUUsPerEvent != nil {
+		fmt.Fprintf(&b, "  server CPU %.1fµs/event", *r.ServerCPUUsPerEvent)
+	}
+	if r.Conns > 0 {
+		fmt.Fprintf(&b, "  %d conns (%d failed)", r.Conns, r.ConnsFailed)
+	}
+	if r.RSSMB != nil {
+		fmt.Fprintf(&b, "  RSS %.1f MB (before %.1f MB)", *r.RSSMB, *r.RSSBeforeMB)
+	}
+	if r.Errors > 0 {
+		fmt.Fprintf(&b, "  ERRORS %d", r.Errors)
+	}
+	if r.EventsLost > 0 {
+		fmt.Fprintf(&b, "  LOST %d events", r.EventsLost)
+	}
+	if r.FirstError != "" {
+		fmt.Fprintf(&b, "  first error: %s", r.FirstError)
+	}
+	return b.String()
+}
+
+// cpuMeter measures a server's CPU time over an interval, and this
+// process's own CPU time alongside. A zero pid skips the server reading.
+type cpuMeter struct {
+	pid         int
+	start       time.Duration
+	clientStart time.Duration
+}
+
+func startCPU(pid int) (*cpuMeter, error) {
+	m := &cpuMeter{pid: pid}
+	self, err := proc.CPUTime(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	m.clientStart = self
+	if pid == 0 {
+		return m, nil
+	}
+	t, err := proc.CPUTime(pid)
+	if err != nil {
+		return nil, err
+	}
+	m.start = t
+	return m, nil
+}
+
+// client returns this process's CPU time since start.
+func (m *cpuMeter) client() (time.Duration, error) {
+	self, err := proc.CPUTime(os.Getpid())
+	if err != nil {
+		return 0, err
+	}
+	return self - m.clientStart, nil
+}
+
+// stop returns the CPU time used since start, or ok=false without a pid.
+func (m *cpuMeter) stop() (used time.Duration, ok bool, err error) {
+	if m.pid == 0 {
+		return 0, false, nil
+	}
+	t, err := proc.CPUTime(m.pid)
+	if err != nil {
+		return 0, false, err
+	}
+	return t - m.start, true, nil
+}
