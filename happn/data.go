@@ -112,8 +112,8 @@ func trimComma(b []byte) []byte {
 }
 
 // parseQuery reads the search options of a get, count or remove.
-func parseQuery(req *request) (*query.Query, error) {
-	if len(req.Options) == 0 || req.Options[0] != '{' {
+func parseQuery(req *request, opts *requestOptions) (*query.Query, error) {
+	if !opts.hasQuery {
 		return nil, nil
 	}
 	q, err := query.Parse(req.Options)
@@ -132,16 +132,16 @@ func parseQuery(req *request) (*query.Query, error) {
 // dataPath checks the path of get and count, which may hold wildcards.
 func dataPath(req *request) error {
 	if len(req.Path) == 0 || req.Path[0] != '"' {
-		return plainError("Bad path [%s], must be a string", string(req.Path))
+		return badPathType(req)
 	}
 	return nil
 }
 
-func (s *Server) get(ctx context.Context, sess *Session, req *request) error {
+func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *requestOptions) error {
 	if err := dataPath(req); err != nil {
 		return err
 	}
-	q, err := parseQuery(req)
+	q, err := parseQuery(req, opts)
 	if err != nil {
 		return err
 	}
@@ -201,11 +201,11 @@ func listFrame(sess *Session, req *request, recs []*store.Record, pathOnly bool)
 	return append(b, '}', ']')
 }
 
-func (s *Server) count(ctx context.Context, sess *Session, req *request) error {
+func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *requestOptions) error {
 	if err := dataPath(req); err != nil {
 		return err
 	}
-	q, err := parseQuery(req)
+	q, err := parseQuery(req, opts)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	if err := needPath(req); err != nil {
 		return err
 	}
-	q, err := parseQuery(req)
+	q, err := parseQuery(req, opts)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,12 @@ type requestOptions struct {
 	InitialCallback bool            `json:"initialCallback"`
 	InitialEmit     bool            `json:"initialEmit"`
 	ReferenceID     json.RawMessage `json:"referenceId"`
+	// security
+	OnBehalfOf string `json:"onBehalfOf"`
+
+	// hasQuery is set when the options hold search options (criteria,
+	// sort, fields, …) that get, count and remove must parse.
+	hasQuery bool
 }
 
 // Consistency levels of a set or remove (happn constants).
@@ -95,7 +101,7 @@ func (s *Server) handleFrame(sess *Session, frame []byte) {
 		return
 	}
 	var req request
-	if err := json.Unmarshal(frame, &req); err != nil {
+	if err := parseRequest(frame, &req); err != nil {
 		s.log.Warn("happn: Failed to decode incoming data", "session", sess.id, "err", err)
 		sess.send(errorFrame(sess, nil, plainError("Failed to decode incoming data: %v", err)))
 		return
@@ -135,14 +141,15 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 		return
 	}
 	if len(req.Path) > 0 && req.Path[0] == '"' {
-		if err := json.Unmarshal(req.Path, &req.path); err != nil {
-			sess.send(errorFrame(sess, req, plainError("Bad path [%s], must be a string", req.Path)))
+		var ok bool
+		if req.path, ok = unquote(req.Path); !ok {
+			sess.send(errorFrame(sess, req, badPathType(req)))
 			return
 		}
 	}
 	var opts requestOptions
 	if len(req.Options) > 0 && req.Options[0] == '{' {
-		if err := json.Unmarshal(req.Options, &opts); err != nil {
+		if err := parseOptions(req.Options, &opts); err != nil {
 			sess.send(errorFrame(sess, req, plainError("invalid options: %v", err)))
 			return
 		}
@@ -158,9 +165,9 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 	case "set":
 		err = s.set(ctx, sess, req, &opts)
 	case "get":
-		err = s.get(ctx, sess, req)
+		err = s.get(ctx, sess, req, &opts)
 	case "count":
-		err = s.count(ctx, sess, req)
+		err = s.count(ctx, sess, req, &opts)
 	case "remove":
 		err = s.remove(ctx, sess, req, &opts)
 	case "on":
@@ -184,7 +191,7 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 // needPath checks that a data request names a valid path.
 func needPath(req *request) error {
 	if len(req.Path) == 0 || req.Path[0] != '"' {
-		return plainError("Bad path [%s], must be a string", string(req.Path))
+		return badPathType(req)
 	}
 	return checkPath(req.Action, req.path)
 }
@@ -377,4 +384,17 @@ func (s *Server) disconnectChildSessions(sess *Session, req *request) error {
 	}
 	sess.send(okFrame(sess, req, nil, nil, false))
 	return nil
+}
+
+// badPathType is happn's error for a path that is not a string; the path
+// is shown as JavaScript would print it.
+func badPathType(req *request) error {
+	shown := string(req.Path)
+	switch {
+	case len(req.Path) == 0:
+		shown = "undefined"
+	case req.Path[0] == '{':
+		shown = "[object Object]"
+	}
+	return plainError("Bad path [%s], must be a string", shown)
 }

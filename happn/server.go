@@ -344,6 +344,11 @@ func (s *Server) readLoop(sess *Session, conn *wsConn) {
 			conn.closeWith(websocket.CloseUnsupportedData, "binary frames are not supported")
 			return
 		}
+		if !validFrame(buf.Bytes()) {
+			s.log.Warn("happn: text frame is not valid UTF-8, closing socket", "session", sess.id)
+			conn.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8")
+			return
+		}
 		s.handleFrame(sess, buf.Bytes())
 	}
 }

@@ -49,21 +49,13 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	if !ok {
 		return plainError("Bad path, a subscription path must start with /ALL@, /SET@ or /REMOVE@: %s", req.path)
 	}
-	var merge bool
-	if len(req.Options) > 0 && req.Options[0] == '{' {
-		var o struct {
-			Merge bool `json:"merge"`
-		}
-		_ = json.Unmarshal(req.Options, &o)
-		merge = o.Merge
-	}
 	sub := &subscription{
 		ref:     s.refs.next(),
 		session: sess,
 		action:  parseAction(action),
 		channel: req.path,
 		path:    key,
-		merge:   merge,
+		merge:   opts.Merge,
 		meta:    opts.Meta,
 		options: req.Options,
 	}
@@ -143,7 +135,7 @@ func (s *Server) initialValues(ctx context.Context, key string, depth int) ([]*s
 
 func (s *Server) off(sess *Session, req *request, opts *requestOptions) error {
 	if len(req.Path) == 0 || req.Path[0] != '"' {
-		return plainError("Bad path [%s], must be a string", string(req.Path))
+		return badPathType(req)
 	}
 	var ref string
 	if len(opts.ReferenceID) > 0 && opts.ReferenceID[0] == '"' {
