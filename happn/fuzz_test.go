@@ -1,9 +1,12 @@
 package happn
 
 import (
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzHandleFrame feeds arbitrary frames to a session: whatever arrives,
@@ -50,5 +53,41 @@ func FuzzCheckPath(f *testing.F) {
 			t.Fatalf("validPathString(%q) = %v, regexp says %v", p, validPathString(p), validPath.MatchString(p))
 		}
 		_ = checkPath("set", p)
+	})
+}
+
+// FuzzParseRequest checks the request scanner against encoding/json: it
+// accepts exactly the JSON objects, and finds the same members.
+func FuzzParseRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"action":"set","eventId":1,"path":"/a","data":{"x":[1,2.5e3,"s\u00e9",null,true]},"options":{"merge":true}}`,
+		`{"action":"get","path":"/a\/b","options":{}}`, `{}`, ` { "a" : 1 } `, `[1]`, `{"a":01}`, `{"a":"\x"}`, `{"a":1,}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		var req request
+		err := parseRequest(frame, &req)
+		var m map[string]json.RawMessage
+		stdErr := json.Unmarshal(frame, &m)
+		if !utf8.Valid(frame) {
+			return // encoding/json replaces invalid UTF-8; frames are checked before parsing
+		}
+		if err != nil && !errors.Is(err, errSyntax) {
+			err = nil // valid JSON with a member of the wrong type
+		}
+		if (err == nil) != (stdErr == nil) {
+			if err == nil && m == nil {
+				return
+			}
+			t.Fatalf("scanner error %v, encoding/json error %v, frame %q", err, stdErr, frame)
+		}
+		if err != nil {
+			return
+		}
+		var action string
+		if raw, ok := m["action"]; ok && json.Unmarshal(raw, &action) == nil && action != req.Action {
+			t.Fatalf("action %q, encoding/json says %q", req.Action, action)
+		}
 	})
 }

@@ -1,0 +1,3 @@
+module github.com/happner-go/happner/interop
+
+go 1.26

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: go vet, the Go unit tests, and the interop
+# tests that drive the Go server with the unmodified npm happn-3 client (Node.js >= 20).
+#
+# Environment:
+#   GO_PACKAGES       packages for go vet / go test (default ./...)
+#   GO_TEST_TIMEOUT   go test -timeout (default 10m)
+#   GO_TEST_FLAGS     extra go test flags, e.g. "-race" (default none)
+#   SKIP_INTEROP=1    skip the Node.js interop tests
+# Exit status: non-zero when any step failed; every step still runs after a go test failure so
+# that one run reports everything.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+failed=()
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# shellcheck disable=SC2086 # GO_PACKAGES is a list of patterns
+pkgs=(${GO_PACKAGES:-./...})
+
+step "go vet ${pkgs[*]}"
+go vet "${pkgs[@]}"
+
+step "go test ${pkgs[*]}"
+# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+if ! go test -count=1 -timeout "${GO_TEST_TIMEOUT:-10m}" ${GO_TEST_FLAGS:-} "${pkgs[@]}"; then
+	failed+=("go test")
+fi
+
+if [[ "${SKIP_INTEROP:-}" == "1" ]]; then
+	step "interop tests skipped (SKIP_INTEROP=1)"
+else
+	step "interop tests (npm happn-3 client against the Go server)"
+	command -v node >/dev/null || { echo "node (>= 20) is required for the interop tests" >&2; exit 1; }
+	node_major="$(node -p 'process.versions.node.split(".")[0]')"
+	if (( node_major < 20 )); then
+		echo "node >= 20 is required for the interop tests, found $(node --version)" >&2
+		exit 1
+	fi
+
+	# Install the pinned npm packages when node_modules is missing or older than the lock file.
+	if [[ ! -f interop/node_modules/.package-lock.json ||
+		interop/package-lock.json -nt interop/node_modules/.package-lock.json ]]; then
+		(cd interop && npm ci --no-audit --no-fund)
+	fi
+
+	bindir="$(mktemp -d)"
+	trap 'rm -rf "$bindir"' EXIT
+	go build -o "$bindir/happner" ./cmd/happner
+
+	# Each test file starts its own servers on free ports; the whole run takes well under 2 minutes.
+	if ! (cd interop && HAPPNER_BIN="$bindir/happner" node --test --test-reporter=spec \
+		--test-timeout=60000 test/*.test.js); then
+		failed+=("interop tests")
+	fi
+fi
+
+if ((${#failed[@]})); then
+	printf '\nFAILED: %s\n' "${failed[*]}"
+	exit 1
+fi
+printf '\nall tests passed\n'
