@@ -10,7 +10,6 @@
 package happn
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -25,7 +24,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gorilla/websocket"
 
 	"github.com/happner-go/happner/store"
 )
@@ -51,10 +49,9 @@ type Server struct {
 	subscribeHook SubscribeHook
 	acks          *ackTracker
 
-	upgrader websocket.Upgrader
-	httpSrv  *http.Server
-	mux      *http.ServeMux
-	ln       net.Listener
+	httpSrv *http.Server
+	mux     *http.ServeMux
+	ln      net.Listener
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -80,11 +77,6 @@ func New(cfg Config) (*Server, error) {
 		mux:      http.NewServeMux(),
 	}
 	s.acks = newAckTracker(s)
-	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 4096,
-		CheckOrigin:     func(*http.Request) bool { return true },
-	}
 	if cfg.Store != nil {
 		s.store = cfg.Store
 	} else {
@@ -165,7 +157,7 @@ func (s *Server) routes() {
 // the happn protocol and everything else to the HTTP routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/primus") && r.URL.Path != "/primus/spec" {
-		if !websocket.IsWebSocketUpgrade(r) {
+		if !isUpgrade(r) {
 			http.Error(w, "Upgrade Required", http.StatusUpgradeRequired)
 			return
 		}
@@ -272,16 +264,15 @@ func (s *Server) Stop(ctx context.Context, opts ...StopOptions) error {
 }
 
 func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	netConn, br, err := upgrade(w, r)
 	if err != nil {
-		return // the upgrader has answered the client
+		return // upgrade has answered the client
 	}
-	ws.SetReadLimit(s.cfg.MaxLength)
-	conn := newWSConn(ws, s.cfg.MaxPending, 30*time.Second)
+	conn := newWSConn(netConn, br, s.cfg.MaxPending, 30*time.Second)
 	sess := s.newSession(conn)
 	sess.url = r.URL.RequestURI()
 	sess.headers = map[string]string{}
-	for _, h := range []string{"x-forwarded-proto", "x-forwarded-port", "x-forwarded-for", "host", "sec-websocket-extensions", "sec-websocket-key", "sec-websocket-version"} {
+	for _, h := range []string{"x-forwarded-proto", "x-forwarded-port", "x-forwarded-for", "sec-websocket-extensions", "sec-websocket-key", "sec-websocket-version"} {
 		if v := r.Header.Get(h); v != "" {
 			sess.headers[h] = v
 		}
@@ -327,29 +318,45 @@ func (s *Server) dropSession(sess *Session) {
 	s.acks.forget(sess)
 }
 
+// readLoop reads and processes the session's frames. Replies are held
+// while input is buffered and written together once the reader would
+// block, so pipelined requests are answered with one system call.
 func (s *Server) readLoop(sess *Session, conn *wsConn) {
 	defer sess.drop()
-	var buf bytes.Buffer
+	var buf []byte
 	for {
-		binaryFrame, err := conn.readMessage(&buf)
+		if conn.br.Buffered() == 0 || conn.heldBytes() > flushThreshold {
+			conn.release()
+		}
+		err := conn.readMessage(&buf, s.cfg.MaxLength)
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
+			conn.release()
+			switch {
+			case errors.Is(err, errTooBig):
 				s.log.Warn("happn: frame over maxLength, closing socket", "session", sess.id, "maxLength", s.cfg.MaxLength)
-				conn.closeWith(websocket.CloseMessageTooBig, "message too big")
+				conn.closeWith(closeTooBig, "message too big")
+			case errors.Is(err, errBinaryFrame):
+				s.log.Warn("happn: binary frame refused, closing socket", "session", sess.id)
+				conn.closeWith(closeUnsupportedData, "binary frames are not supported")
+			case errors.Is(err, errProtocol):
+				conn.closeWith(closeProtocolError, "protocol error")
+			case errors.Is(err, errPeerClosed):
+			default:
+				conn.abort()
 			}
 			return
 		}
-		if binaryFrame {
-			s.log.Warn("happn: binary frame refused, closing socket", "session", sess.id)
-			conn.closeWith(websocket.CloseUnsupportedData, "binary frames are not supported")
-			return
-		}
-		if !validFrame(buf.Bytes()) {
+		if !validFrame(buf) {
+			conn.release()
 			s.log.Warn("happn: text frame is not valid UTF-8, closing socket", "session", sess.id)
-			conn.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8")
+			conn.closeWith(closeInvalidPayload, "invalid UTF-8")
 			return
 		}
-		s.handleFrame(sess, buf.Bytes())
+		conn.hold()
+		s.handleFrame(sess, buf)
+		if cap(buf) > 64<<10 {
+			buf = nil // do not keep a large buffer for an idle connection
+		}
 	}
 }
 

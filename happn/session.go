@@ -101,7 +101,7 @@ func (s *Session) disconnect(reason string) {
 	b = append(b, `},"eventKey":"server-side-disconnect"}`...)
 	s.out.send(b)
 	s.out.send([]byte(`"primus::server::close"`))
-	s.out.closeWith(1000, "")
+	s.out.closeWith(closeNormal, "")
 	s.server.dropSession(s)
 }
 
@@ -111,7 +111,7 @@ func (s *Session) drop() {
 	if s.closed.Swap(true) {
 		return
 	}
-	s.out.closeWith(1001, "")
+	s.out.closeWith(closeGoingAway, "")
 	s.server.dropSession(s)
 }
 

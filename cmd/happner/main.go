@@ -10,6 +10,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // profiling endpoints, served only with --pprof-addr
 	"os"
 	"os/signal"
 	"syscall"
@@ -47,6 +49,7 @@ type serveFlags struct {
 	file          string
 	pingInterval  time.Duration
 	logLevel      string
+	pprofAddr     string
 }
 
 func newServeCommand() *cobra.Command {
@@ -68,6 +71,7 @@ func newServeCommand() *cobra.Command {
 	fl.StringVar(&f.file, "file", "", "keep data in this embedded database file")
 	fl.DurationVar(&f.pingInterval, "ping-interval", 0, "heartbeat interval (default 30s)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060")
 	return cmd
 }
 
@@ -113,6 +117,14 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 	}
 	cfg.Logger = logger
 
+	if f.pprofAddr != "" {
+		go func() {
+			logger.Info("profiling endpoints", "addr", f.pprofAddr)
+			if err := http.ListenAndServe(f.pprofAddr, nil); err != nil {
+				logger.Error("pprof listener failed", "err", err)
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := happn.New(cfg)
