@@ -23,16 +23,19 @@ const (
 )
 
 // Session is the security view of a logged-in connection; the server keeps
-// one per connection and passes it to Authorize.
+// one per connection and passes it to Authorize. Its JSON form is the
+// security part of happn's login reply: id, type, user, timestamp, origin,
+// parentId, policy, token, info.
 type Session struct {
 	// ID is the session (connection) id.
 	ID string `json:"id"`
 	// Type is 1 for stateful (socket) and 0 for stateless (HTTP) sessions.
 	Type int `json:"type"`
 	// Username and UserID identify the user.
-	Username string `json:"username"`
-	UserID   string `json:"userid"`
-	// Groups are the user's group names at login time (sorted).
+	Username string `json:"-"`
+	UserID   string `json:"-"`
+	// Groups are the user's group names at login time (sorted); rights
+	// are always computed from the current memberships.
 	Groups []string `json:"-"`
 	// Timestamp is the login time in ms; policy TTLs count from it.
 	Timestamp int64 `json:"timestamp"`
@@ -42,7 +45,7 @@ type Session struct {
 	// Origin is the name of the server that created the session.
 	Origin string `json:"origin"`
 	// Token is the session token handed to the client.
-	Token string `json:"-"`
+	Token string `json:"token,omitempty"`
 	// Policy is the policy per session type (0 and 1).
 	Policy map[int]Policy `json:"policy"`
 	// Info is the client-supplied info object.
@@ -52,7 +55,7 @@ type Session struct {
 	// Delegate marks a synthetic session made by OnBehalfOf.
 	Delegate bool `json:"-"`
 	// User is the user as sent in the login reply: no password, no groups.
-	User *User `json:"-"`
+	User *User `json:"user,omitempty"`
 }
 
 // authKey is an authorisation cache key.

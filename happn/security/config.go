@@ -175,6 +175,9 @@ type Config struct {
 	AdminPassword string `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
 	// AdminPublicKey is _ADMIN's publicKey for digest logins (adminUser.publicKey).
 	AdminPublicKey string `json:"adminPublicKey,omitempty" yaml:"adminPublicKey,omitempty"`
+	// AdminUser is happn's own key for the two settings above
+	// ({"adminUser":{"password","publicKey"}}); it fills them when they are empty.
+	AdminUser *AdminUserConfig `json:"adminUser,omitempty" yaml:"adminUser,omitempty"`
 	// SessionTokenSecret, when set, replaces the persisted token secret.
 	SessionTokenSecret string `json:"sessionTokenSecret,omitempty" yaml:"sessionTokenSecret,omitempty"`
 	// AllowAnonymousAccess creates _ANONYMOUS and lets it log in without a password.
@@ -209,6 +212,12 @@ type Config struct {
 	Name string `json:"-" yaml:"-"`
 }
 
+// AdminUserConfig is happn's security.config.adminUser.
+type AdminUserConfig struct {
+	Password  string `json:"password,omitempty" yaml:"password,omitempty"`
+	PublicKey string `json:"publicKey,omitempty" yaml:"publicKey,omitempty"`
+}
+
 // Defaults.
 const (
 	DefaultAdminPassword    = "happn"
@@ -229,6 +238,14 @@ func boolOr(p *bool, def bool) bool {
 
 // withDefaults returns cfg with every unset field given happn's default.
 func (cfg Config) withDefaults() Config {
+	if cfg.AdminUser != nil {
+		if cfg.AdminPassword == "" {
+			cfg.AdminPassword = cfg.AdminUser.Password
+		}
+		if cfg.AdminPublicKey == "" {
+			cfg.AdminPublicKey = cfg.AdminUser.PublicKey
+		}
+	}
 	if cfg.AdminPassword == "" {
 		cfg.AdminPassword = DefaultAdminPassword
 	}

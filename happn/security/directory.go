@@ -423,7 +423,7 @@ func (s *Service) upsertGroup(ctx context.Context, g Group, opts UpsertOptions, 
 		return nil, err
 	}
 	members, _ := s.ListUserNamesByGroup(ctx, g.Name)
-	s.changed("upsert-group", map[string]string{"name": g.Name}, members)
+	s.changed("upsert-group", map[string]string{"name": g.Name}, nonNil(members))
 	return s.GetGroup(ctx, g.Name)
 }
 
@@ -514,7 +514,7 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) error {
 			return errs.System(fmt.Errorf("security: delete group: %w", err), "security")
 		}
 	}
-	s.changed("delete-group", map[string]string{"name": name}, members)
+	s.changed("delete-group", map[string]string{"name": name}, nonNil(members))
 	return nil
 }
 
@@ -757,7 +757,7 @@ func (s *Service) UpsertPermission(ctx context.Context, group, path, action stri
 		return err
 	}
 	members, _ := s.ListUserNamesByGroup(ctx, group)
-	s.changed("permission-upserted", map[string]any{"groupName": group, "path": path, "action": action, "authorized": authorized}, members)
+	s.changed("permission-upserted", map[string]any{"groupName": group, "path": path, "action": action, "authorized": authorized}, nonNil(members))
 	return nil
 }
 
@@ -795,6 +795,7 @@ func (s *Service) removePerm(ctx context.Context, prefix, owner, path, action, o
 		users = []string{owner}
 	} else {
 		users, _ = s.ListUserNamesByGroup(ctx, owner)
+		users = nonNil(users)
 	}
 	s.changed("permission-removed", map[string]any{ownerKey: owner, "path": path, "action": action}, users)
 	return nil

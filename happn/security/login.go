@@ -112,7 +112,7 @@ func (s *Service) SessionFromToken(ctx context.Context, token string) (*Session,
 	}
 	return &Session{ID: c.SessionID, Type: c.Type, Username: c.Username, UserID: c.UserID,
 		Timestamp: c.Timestamp, ParentID: c.ParentID, Origin: c.Origin, Token: token,
-		Policy: c.Policy, Info: c.Info}, nil
+		Policy: c.Policy, Info: c.Info, User: &User{Username: c.Username, UserID: c.UserID}}, nil
 }
 
 // RequestNonce returns a fresh nonce for a digest login with publicKey,

@@ -350,6 +350,7 @@ func compileRules(acc map[string]*ruleAcc, tctx map[string]any) ([]permEntry, bo
 
 // permSetFor returns the compiled permissions of the session's user.
 func (s *Service) permSetFor(ctx context.Context, sess *Session) (*permSet, *userEntry, error) {
+	g0 := s.gen.Load() // before any read, so a concurrent change is never cached over
 	ue, err := s.loadUser(ctx, sess.Username)
 	if err != nil {
 		return nil, nil, err
@@ -357,7 +358,6 @@ func (s *Service) permSetFor(ctx context.Context, sess *Session) (*permSet, *use
 	if ue == nil {
 		return nil, nil, errs.AccessDenied("user " + sess.Username + " has been deleted or does not exist")
 	}
-	g0 := s.gen.Load()
 	key := sess.Username
 	s.mu.Lock()
 	ps := s.permSets[key]

@@ -277,6 +277,15 @@ func (s *Service) ApplyRemoteChange(ctx context.Context, c Change) {
 // invalidate drops every cached directory read and authorisation result.
 func (s *Service) invalidate() {
 	s.mu.Lock()
+	if len(s.behalf) > 0 {
+		// synthetic delegate sessions are re-made after a change: drop
+		// their checkpoint state
+		s.sessMu.Lock()
+		for _, b := range s.behalf {
+			delete(s.sessions, b.ID)
+		}
+		s.sessMu.Unlock()
+	}
 	clear(s.users)
 	clear(s.groups)
 	clear(s.permSets)
