@@ -1,0 +1,151 @@
+package happner
+
+import (
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+)
+
+// component is a named, mesh-exposed instance of a module.
+type component struct {
+	name     string
+	config   ComponentConfig
+	instance any
+	version  string
+	// methods are the exposed methods by wire name and alias.
+	methods map[string]*method
+	// all holds every callable method by wire and Go name (lifecycle
+	// methods need not be exposed).
+	all  map[string]*method
+	desc *ComponentDescription
+	log  *slog.Logger
+}
+
+// newComponent builds a component from a module instance.
+func newComponent(name string, instance any, moduleVersion string, cc ComponentConfig) (*component, error) {
+	if instance == nil {
+		return nil, fmt.Errorf("happner: component %q: nil module instance", name)
+	}
+	c := &component{name: name, config: cc, instance: instance, methods: map[string]*method{}, all: map[string]*method{}}
+	var schema Schema
+	c.version = "1.0.0"
+	if moduleVersion != "" {
+		c.version = moduleVersion
+	}
+	if s, ok := instance.(Schemer); ok {
+		ms := s.HappnerSchema()
+		schema = ms.Schema
+		if ms.Version != "" && moduleVersion == "" {
+			c.version = ms.Version
+		}
+	}
+	if cc.Version != "" {
+		c.version = cc.Version
+	}
+	// The component config's schema wins over the module's, per method.
+	merged := map[string]MethodSchema{}
+	for k, v := range schema.Methods {
+		merged[k] = v
+	}
+	for k, v := range cc.Schema.Methods {
+		merged[k] = v
+	}
+	// An exclusive component config exposes only its own list; an
+	// exclusive module schema exposes its list plus the config's.
+	exclusive := schema.Exclusive || cc.Schema.Exclusive
+	exclusiveList := merged
+	if cc.Schema.Exclusive {
+		exclusiveList = cc.Schema.Methods
+	}
+
+	v := reflect.ValueOf(instance)
+	t := v.Type()
+	for i := 0; i < t.NumMethod(); i++ {
+		mt := t.Method(i)
+		if !mt.IsExported() || mt.Name == "HappnerSchema" {
+			continue
+		}
+		m, ok := newMethod(mt.Name, v.Method(i))
+		if !ok {
+			continue
+		}
+		c.all[m.name] = m
+		c.all[m.goName] = m
+		ms, listed := merged[m.name]
+		if !listed {
+			ms, listed = merged[m.goName]
+		}
+		if exclusive && !exposedBy(exclusiveList, m) {
+			continue
+		}
+		m.describe(ms)
+		c.methods[m.name] = m
+	}
+	for k := range merged {
+		if _, ok := c.all[k]; !ok {
+			return nil, fmt.Errorf("happner: component %q: schema lists method %q that the module does not have (or cannot be called)", name, k)
+		}
+	}
+	desc := &ComponentDescription{
+		Name: name, Version: c.version, Methods: map[string]*MethodDescription{},
+		Routes: map[string]any{}, Events: map[string]any{}, Data: map[string]any{},
+	}
+	names := make([]string, 0, len(c.methods))
+	for n := range c.methods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m := c.methods[n]
+		desc.Methods[n] = m.desc
+		if a := m.desc.Alias; a != "" {
+			if _, taken := c.methods[a]; !taken {
+				c.methods[a] = m
+			}
+		}
+	}
+	for k, v := range cc.Events {
+		desc.Events[k] = v
+	}
+	for k, v := range cc.Data {
+		desc.Data[k] = v
+	}
+	c.desc = desc
+	return c, nil
+}
+
+// lifecycle returns the method named by a lifecycle config field.
+func (c *component) lifecycle(name string) (*method, error) {
+	if name == "" {
+		return nil, nil
+	}
+	m, ok := c.all[name]
+	if !ok {
+		return nil, fmt.Errorf("happner: component %q has no method %q", c.name, name)
+	}
+	return m, nil
+}
+
+// lifecycleArgs returns the configured argument values of method m.
+func (c *component) lifecycleArgs(m *method) []any {
+	ms, ok := c.config.Schema.Methods[m.name]
+	if !ok {
+		ms = c.config.Schema.Methods[m.goName]
+	}
+	var args []any
+	for _, p := range ms.Parameters {
+		if len(p.Value) > 0 {
+			args = append(args, p.Value)
+		}
+	}
+	return args
+}
+
+func exposedBy(list map[string]MethodSchema, m *method) bool {
+	if _, ok := list[m.name]; ok {
+		return true
+	}
+	_, ok := list[m.goName]
+	return ok
+}

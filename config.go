@@ -1,0 +1,356 @@
+package happner
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/happner-go/happner/happn"
+)
+
+// Config configures a mesh, in the shape of a happner-2 config (mesh.md §1).
+type Config struct {
+	// Name is the mesh (and happn server) name.
+	Name string
+	// Domain is the name used in exchange and event paths; default Name.
+	Domain string
+	// Happn is the embedded happn server's configuration. Port 0 picks a
+	// free port (ParseConfig applies happn's default 55000).
+	Happn happn.Config
+	// SetOptions are happn.setOptions, the exchange request options; a zero
+	// Timeout means 10000 ms.
+	SetOptions SetOptions
+	// Modules are the module specs by module name.
+	Modules map[string]ModuleConfig
+	// Components are the component specs by component name.
+	Components map[string]ComponentConfig
+	// ComponentOrder is the order in which components are initialised and
+	// started; ParseConfig fills it with the file's order. Components not
+	// listed follow in name order.
+	ComponentOrder []string
+	// Web is the web section (routes, middleware), kept for the web layer.
+	Web json.RawMessage
+	// ListenFirst listens as soon as the data layer is up, before the
+	// components exist (clients then see initializing:true and wait).
+	ListenFirst bool
+	// DeferListen does not listen at the end of Create; call Mesh.Listen.
+	DeferListen bool
+	// StartTimeout bounds the init and start methods together (default 5m).
+	StartTimeout time.Duration
+	// AuthorityDelegationOn binds onward calls of a component to the
+	// caller's identity, mesh-wide (secure meshes).
+	AuthorityDelegationOn bool
+	// DirectResponses publishes replies only to the calling session.
+	DirectResponses bool
+	// Registry resolves module paths to Go values and factories.
+	Registry *Registry
+	// Logger receives the mesh's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+// ModuleConfig is one entry of config.modules.
+type ModuleConfig struct {
+	// Path names the registered module; default the module's name.
+	Path string `json:"path,omitempty"`
+	// Instance is a Go value used as the module as it is.
+	Instance any `json:"-"`
+	// Construct passes parameters to the registered factory.
+	Construct *Construct `json:"construct,omitempty"`
+	// Create is happner's factory form; its parameters are used like
+	// Construct's.
+	Create *Construct `json:"create,omitempty"`
+	// Version is the module's version (default "1.0.0"); it stands for the
+	// package.json version of a node module.
+	Version string `json:"version,omitempty"`
+}
+
+// Construct is a module's construct (or create) section.
+type Construct struct {
+	// Name is informational (the JS constructor name).
+	Name string `json:"name,omitempty"`
+	// Type is "sync" or "async" for create; informational.
+	Type string `json:"type,omitempty"`
+	// Parameters are the literal values passed to the factory, in order.
+	Parameters []Param `json:"parameters,omitempty"`
+}
+
+// ComponentConfig is one entry of config.components.
+type ComponentConfig struct {
+	// Module is the module the component instantiates; default its name.
+	Module string `json:"module,omitempty"`
+	// ModuleName is happner's alias of Module.
+	ModuleName string `json:"moduleName,omitempty"`
+	// Version overrides the module's version.
+	Version string `json:"version,omitempty"`
+	// InitMethod, StartMethod, StopMethod and ShutdownMethod name
+	// lifecycle methods (by wire or Go name); their arguments are
+	// schema.methods[m].parameters[].value.
+	InitMethod     string `json:"initMethod,omitempty"`
+	StartMethod    string `json:"startMethod,omitempty"`
+	StopMethod     string `json:"stopMethod,omitempty"`
+	ShutdownMethod string `json:"shutdownMethod,omitempty"`
+	// AccessLevel "mesh" or "root" gives the component Happn.Mesh.
+	AccessLevel string `json:"accessLevel,omitempty"`
+	// Schema restricts and describes the methods.
+	Schema Schema `json:"schema"`
+	// Events is copied into the description.
+	Events map[string]any `json:"events,omitempty"`
+	// Data is copied into the description; data.routes select datastores.
+	Data map[string]any `json:"data,omitempty"`
+	// Web holds web routes, for the web layer.
+	Web json.RawMessage `json:"web,omitempty"`
+	// Dependencies are the component's dependencies (clusters).
+	Dependencies map[string]any `json:"dependencies,omitempty"`
+	// Security holds security.authorityDelegationOn.
+	Security struct {
+		AuthorityDelegationOn *bool `json:"authorityDelegationOn,omitempty"`
+	} `json:"security"`
+	// DirectResponses publishes this component's replies only to callers.
+	DirectResponses bool `json:"directResponses,omitempty"`
+}
+
+// Schema is a component's schema: which methods are exposed and how they
+// are described. A module may also supply one by implementing [Schemer];
+// the component config's entries win.
+type Schema struct {
+	// Exclusive exposes only the methods listed in Methods.
+	Exclusive bool `json:"exclusive,omitempty"`
+	// Methods describes methods by wire name (or Go name).
+	Methods map[string]MethodSchema `json:"methods,omitempty"`
+}
+
+// MethodSchema describes one method.
+type MethodSchema struct {
+	// Type is happner's method type ("async", "sync", "sync-promise").
+	Type string `json:"type,omitempty"`
+	// Alias is a second wire name for the method.
+	Alias string `json:"alias,omitempty"`
+	// Parameters name the method's parameters (after *Happn) for the
+	// description; Value gives lifecycle method arguments.
+	Parameters []Param `json:"parameters,omitempty"`
+}
+
+// Schemer is implemented by modules that describe themselves: their
+// version, parameter names, aliases and exclusivity.
+type Schemer interface {
+	HappnerSchema() ModuleSchema
+}
+
+// ModuleSchema is what a module says about itself through [Schemer].
+type ModuleSchema struct {
+	// Version is the module's version.
+	Version string
+	// Schema is merged under the component config's schema.
+	Schema Schema
+}
+
+// fileConfig is the JSON form of Config.
+type fileConfig struct {
+	Name                  string                     `json:"name"`
+	Domain                string                     `json:"domain"`
+	Port                  *int                       `json:"port"`
+	Secure                bool                       `json:"secure"`
+	Happn                 json.RawMessage            `json:"happn"`
+	Modules               map[string]ModuleConfig    `json:"modules"`
+	Components            map[string]ComponentConfig `json:"components"`
+	Web                   json.RawMessage            `json:"web"`
+	ListenFirst           bool                       `json:"listenFirst"`
+	DeferListen           bool                       `json:"deferListen"`
+	StartTimeout          *int64                     `json:"startTimeout"`
+	AuthorityDelegationOn bool                       `json:"authorityDelegationOn"`
+	DirectResponses       bool                       `json:"directResponses"`
+}
+
+type happnExtras struct {
+	SetOptions *struct {
+		Timeout *int `json:"timeout"`
+	} `json:"setOptions"`
+	AdminPassword string `json:"adminPassword"`
+	Filename      string `json:"filename"`
+	DBFile        string `json:"dbfile"`
+}
+
+// ParseConfig reads a mesh config from JSON, or YAML when format is "yaml"
+// or "yml" (a leading dot is ignored) or the data does not start with '{'.
+// Modules and components keep their file order in ComponentOrder.
+func ParseConfig(data []byte, format string) (Config, error) {
+	format = strings.TrimPrefix(strings.ToLower(format), ".")
+	trimmed := bytes.TrimSpace(data)
+	if format != "json" && (format == "yaml" || format == "yml" || !bytes.HasPrefix(trimmed, []byte("{"))) {
+		var n yaml.Node
+		if err := yaml.Unmarshal(data, &n); err != nil {
+			return Config{}, fmt.Errorf("happner: reading config: %w", err)
+		}
+		var buf bytes.Buffer
+		if err := yamlToJSON(&buf, &n); err != nil {
+			return Config{}, fmt.Errorf("happner: reading config: %w", err)
+		}
+		data = buf.Bytes()
+	}
+	var fc fileConfig
+	if err := json.Unmarshal(data, &fc); err != nil {
+		return Config{}, fmt.Errorf("happner: reading config: %w", err)
+	}
+	cfg := Config{
+		Name: fc.Name, Domain: fc.Domain, Modules: fc.Modules, Components: fc.Components,
+		Web: fc.Web, ListenFirst: fc.ListenFirst, DeferListen: fc.DeferListen,
+		AuthorityDelegationOn: fc.AuthorityDelegationOn, DirectResponses: fc.DirectResponses,
+	}
+	if fc.StartTimeout != nil {
+		cfg.StartTimeout = time.Duration(*fc.StartTimeout) * time.Millisecond
+	}
+	hraw := fc.Happn
+	if len(hraw) == 0 || string(hraw) == "null" {
+		hraw = []byte("{}")
+	}
+	hc, err := happn.ParseConfig(hraw, "json")
+	if err != nil {
+		return Config{}, fmt.Errorf("happner: reading happn config: %w", err)
+	}
+	var ex happnExtras
+	if err := json.Unmarshal(hraw, &ex); err != nil {
+		return Config{}, fmt.Errorf("happner: reading happn config: %w", err)
+	}
+	if ex.DBFile != "" {
+		return Config{}, errors.New("happner: dbfile is no longer a valid config setting, please use filename")
+	}
+	if hc.AdminPassword == "" {
+		hc.AdminPassword = ex.AdminPassword
+	}
+	if hc.Filename == "" {
+		hc.Filename = ex.Filename
+	}
+	if fc.Port != nil {
+		hc.Port = *fc.Port
+	}
+	if fc.Secure {
+		hc.Secure = true
+	}
+	if ex.SetOptions != nil && ex.SetOptions.Timeout != nil {
+		cfg.SetOptions.Timeout = *ex.SetOptions.Timeout
+	}
+	cfg.Happn = hc
+	cfg.ComponentOrder, err = objectKeys(data, "components")
+	if err != nil {
+		return Config{}, fmt.Errorf("happner: reading config: %w", err)
+	}
+	return cfg, nil
+}
+
+// LoadConfigFile reads a JSON or YAML config file (by extension).
+func LoadConfigFile(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("happner: %w", err)
+	}
+	return ParseConfig(b, filepath.Ext(path))
+}
+
+// objectKeys returns the keys of the top-level object member key, in
+// document order.
+func objectKeys(data []byte, key string) ([]string, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, err
+	}
+	raw, ok := top[key]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("%s must be an object", key)
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, t.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+// yamlToJSON writes a YAML node as JSON, keeping mapping order.
+func yamlToJSON(buf *bytes.Buffer, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			buf.WriteString("{}")
+			return nil
+		}
+		return yamlToJSON(buf, n.Content[0])
+	case yaml.AliasNode:
+		return yamlToJSON(buf, n.Alias)
+	case yaml.MappingNode:
+		buf.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			k, _ := json.Marshal(n.Content[i].Value)
+			buf.Write(k)
+			buf.WriteByte(':')
+			if err := yamlToJSON(buf, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+	case yaml.SequenceNode:
+		buf.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := yamlToJSON(buf, c); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		buf.Write(b)
+	}
+	return nil
+}
+
+// componentOrder returns the components in initialisation order.
+func (c *Config) componentOrder() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range c.ComponentOrder {
+		if _, ok := c.Components[n]; ok && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	var rest []string
+	for n := range c.Components {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	slices.Sort(rest)
+	return append(out, rest...)
+}

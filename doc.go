@@ -1,0 +1,19 @@
+// Package happner is the happner mesh: components that expose methods, emit
+// events and keep data, called from other components and from clients over
+// the happn protocol, wire-compatible with the npm happner-2 MeshClient and
+// happner-client.
+//
+// A mesh is created from a [Config] with [Create]. Each component is a Go
+// value whose exported methods are its API: method Record is called as
+// "record" on the wire. A method may take a first parameter *[Happn] (the
+// component's view of the mesh: exchange, events, data, origin, context),
+// then any JSON-decodable parameters, and may return an error, a value and
+// an error, or several values. Callers receive the results as happner does:
+// the callback arguments [null, r1, r2, …].
+//
+// Requests travel as happn publications on
+// /_exchange/requests/<domain>/<component>/<method> and replies on the
+// caller's callbackAddress; events on /_events/<domain>/<component>/<key>;
+// component data lives under /_data/<component>/; the mesh description is
+// kept at /mesh/schema/description and /mesh/schema/config.
+package happner

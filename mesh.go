@@ -1,0 +1,649 @@
+package happner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/happner-go/happner/happn"
+	"github.com/happner-go/happner/happn/client"
+)
+
+// Paths of the mesh description records.
+const (
+	DescriptionPath = "/mesh/schema/description"
+	ConfigPath      = "/mesh/schema/config"
+)
+
+// Defaults.
+const (
+	DefaultTimeout      = 10 * time.Second
+	DefaultStartTimeout = 5 * time.Minute
+)
+
+// Mesh is a running mesh node. Create it with [Create]; stop it with
+// [Mesh.Stop].
+type Mesh struct {
+	cfg    Config
+	log    *slog.Logger
+	name   string
+	domain string
+	secure bool
+
+	srv     *happn.Server
+	admin   *client.Client
+	adminID string
+
+	ctx    context.Context // cancelled by Stop
+	cancel context.CancelFunc
+
+	mu           sync.RWMutex
+	components   map[string]*component
+	order        []string
+	initializing bool
+	started      bool
+	listening    bool
+	stopped      bool
+
+	descMu   sync.Mutex // serialises description writes
+	calls    sync.WaitGroup
+	elemMu   sync.Mutex // serialises create/destroy of components
+	modules  map[string]any
+	modulesV map[string]string
+}
+
+// Create builds and starts a mesh (mesh.md §9): the data layer, the
+// components, their init and start methods, then it listens (unless
+// DeferListen). On failure everything started is stopped again.
+func Create(ctx context.Context, cfg Config) (*Mesh, error) {
+	m, err := newMesh(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.initialize(ctx); err != nil {
+		m.log.Error("happner: failure starting up", "err", err)
+		_ = m.Stop(context.Background())
+		return nil, err
+	}
+	if err := m.start(ctx); err != nil {
+		m.log.Error("happner: failure starting up", "err", err)
+		_ = m.Stop(context.Background())
+		return nil, err
+	}
+	return m, nil
+}
+
+func newMesh(cfg Config) (*Mesh, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SetOptions.Timeout <= 0 {
+		cfg.SetOptions.Timeout = int(DefaultTimeout / time.Millisecond)
+	}
+	cfg.SetOptions.NoStore = true
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	for name := range cfg.Components {
+		if name == "" || strings.ContainsAny(name, "/*@") {
+			return nil, fmt.Errorf("happner: bad component name %q", name)
+		}
+	}
+	m := &Mesh{
+		cfg: cfg, log: cfg.Logger, secure: cfg.Happn.Secure,
+		components: map[string]*component{}, modules: map[string]any{}, modulesV: map[string]string{},
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	return m, nil
+}
+
+// initialize runs mesh.md §9.2 steps 1-10.
+func (m *Mesh) initialize(ctx context.Context) error {
+	hc := m.cfg.Happn
+	hc.Name = m.cfg.Name
+	if hc.Logger == nil {
+		hc.Logger = m.log
+	}
+	srv, err := happn.New(hc)
+	if err != nil {
+		return fmt.Errorf("happner: data layer: %w", err)
+	}
+	m.srv = srv
+	srv.SetSubscribeHook(exchangeResponseHook)
+	m.name = srv.Name()
+	m.domain = m.cfg.Domain
+	if m.domain == "" {
+		m.domain = m.name
+	}
+	if m.cfg.ListenFirst {
+		if err := m.listen(ctx); err != nil {
+			return err
+		}
+	}
+	m.admin, err = client.New(ctx, client.Options{
+		Dial:   func(context.Context) (client.Transport, error) { return srv.ConnectLocal() },
+		Logger: m.log,
+	})
+	if err != nil {
+		return fmt.Errorf("happner: data layer client: %w", err)
+	}
+	m.adminID = m.admin.Session().ID
+	if _, err := m.admin.Set(ctx, "/test/write", map[string]string{"can": "can"}); err != nil {
+		return fmt.Errorf("happner: Happn test failed: %w", err)
+	}
+	m.mu.Lock()
+	m.initializing = true
+	m.mu.Unlock()
+	if err := m.writeDescription(ctx, true); err != nil {
+		return err
+	}
+	if err := m.writeConfigRecord(ctx); err != nil {
+		return err
+	}
+	if _, err := m.admin.On(ctx, "/_exchange/requests/"+m.domain+"/*/*", client.OnOptions{EventType: "set"}, m.onRequest); err != nil {
+		return fmt.Errorf("happner: subscribing to requests: %w", err)
+	}
+	if err := m.addElement(ctx, "api", ModuleConfig{Instance: &apiModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
+		return err
+	}
+	for _, name := range m.cfg.componentOrder() {
+		if name == "api" {
+			continue
+		}
+		cc := m.cfg.Components[name]
+		modName := cc.Module
+		if modName == "" {
+			modName = cc.ModuleName
+		}
+		if modName == "" {
+			modName = name
+		}
+		mc := m.cfg.Modules[modName]
+		if err := m.addElement(ctx, name, mc, cc, modName); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	m.initializing = false
+	m.mu.Unlock()
+	return m.writeDescription(ctx, false)
+}
+
+// start runs the init and start methods in component order, then listens.
+func (m *Mesh) start(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
+	defer cancel()
+	m.mu.RLock()
+	order := append([]string(nil), m.order...)
+	m.mu.RUnlock()
+	for _, which := range []string{"initMethod", "startMethod"} {
+		for _, name := range order {
+			c := m.component(name)
+			if c == nil {
+				continue
+			}
+			if err := m.runLifecycle(ctx, c, which); err != nil {
+				return err
+			}
+		}
+	}
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
+	if !m.cfg.DeferListen && !m.cfg.ListenFirst {
+		if err := m.listen(ctx); err != nil {
+			return err
+		}
+	}
+	m.log.Info(fmt.Sprintf("mesh with name %s started, with happner version: %s", m.name, Version))
+	return nil
+}
+
+// runLifecycle calls c's init, start, stop or shutdown method, bounded by ctx.
+func (m *Mesh) runLifecycle(ctx context.Context, c *component, which string) error {
+	var name string
+	switch which {
+	case "initMethod":
+		name = c.config.InitMethod
+	case "startMethod":
+		name = c.config.StartMethod
+	case "stopMethod":
+		name = c.config.StopMethod
+	case "shutdownMethod":
+		name = c.config.ShutdownMethod
+	}
+	meth, err := c.lifecycle(name)
+	if err != nil || meth == nil {
+		return err
+	}
+	done := make(chan callResult, 1)
+	go func() {
+		done <- meth.invoke(ctx, m.newHappn(ctx, c, nil), c.lifecycleArgs(meth))
+	}()
+	select {
+	case res := <-done:
+		if res.failed != nil {
+			return fmt.Errorf("happner: %s %s.%s: %w", which, c.name, name, res.failed)
+		}
+		if res.err != nil {
+			return fmt.Errorf("happner: %s %s.%s: %w", which, c.name, name, res.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("happner: %s '%s' did not respond: %w", which, c.name+"."+name, ctx.Err())
+	}
+}
+
+// Listen starts accepting client connections; for meshes created with
+// DeferListen.
+func (m *Mesh) Listen(ctx context.Context) error {
+	if !m.cfg.DeferListen {
+		return errors.New("happner: attempt to listen when deferListen is not enabled")
+	}
+	return m.listen(ctx)
+}
+
+func (m *Mesh) listen(ctx context.Context) error {
+	m.mu.Lock()
+	if m.listening {
+		m.mu.Unlock()
+		return nil
+	}
+	m.listening = true
+	m.mu.Unlock()
+	if err := m.srv.Start(ctx); err != nil {
+		return fmt.Errorf("happner: listen: %w", err)
+	}
+	// The config record carries the port, known only now.
+	if m.admin != nil {
+		return m.writeConfigRecord(ctx)
+	}
+	return nil
+}
+
+// Stop runs the stop and shutdown methods of the components (errors are
+// logged and returned joined, as happner's stopEventLog), then stops the
+// data layer.
+func (m *Mesh) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return nil
+	}
+	m.stopped = true
+	started := m.started
+	order := append([]string(nil), m.order...)
+	m.mu.Unlock()
+	var errs []error
+	if started {
+		for _, which := range []string{"stopMethod", "shutdownMethod"} {
+			for _, name := range order {
+				if c := m.component(name); c != nil {
+					if err := m.runLifecycle(ctx, c, which); err != nil {
+						m.log.Error("happner: failure to stop components", "err", err)
+						errs = append(errs, err)
+						break
+					}
+				}
+			}
+		}
+	}
+	m.cancel()
+	waited := make(chan struct{})
+	go func() { m.calls.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+	}
+	if m.admin != nil {
+		_ = m.admin.Close()
+	}
+	if m.srv != nil {
+		if err := m.srv.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("happner: stopping data layer: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Name returns the mesh name.
+func (m *Mesh) Name() string { return m.name }
+
+// Domain returns the mesh domain (the name used in paths).
+func (m *Mesh) Domain() string { return m.domain }
+
+// Addr returns the listening address, "" before listening.
+func (m *Mesh) Addr() string { return m.srv.Addr() }
+
+// Server returns the embedded happn server (for extra HTTP routes).
+func (m *Mesh) Server() *happn.Server { return m.srv }
+
+// Exchange returns the mesh's exchange, calling as the mesh itself.
+func (m *Mesh) Exchange() *Exchange { return &Exchange{mesh: m} }
+
+// Event returns the mesh's event API.
+func (m *Mesh) Event() *Events { return &Events{mesh: m} }
+
+// Describe returns the current mesh description.
+func (m *Mesh) Describe() *Description {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	d := &Description{
+		Name: m.domain, Initializing: m.initializing, SetOptions: m.cfg.SetOptions,
+		Components: make(map[string]*ComponentDescription, len(m.components)),
+	}
+	if !m.initializing {
+		for n, c := range m.components {
+			d.Components[n] = c.desc
+		}
+	}
+	return d
+}
+
+func (m *Mesh) component(name string) *component {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.components[name]
+}
+
+func (m *Mesh) info() Info {
+	var i Info
+	i.Mesh.Name, i.Mesh.Domain = m.name, m.domain
+	i.Happn.Options = m.cfg.SetOptions
+	i.Happn.Address = m.srv.Addr()
+	return i
+}
+
+// adminOrigin is the origin of calls the mesh makes itself.
+func (m *Mesh) adminOrigin() *Origin {
+	o := &Origin{ID: m.adminID}
+	if m.secure {
+		o.Username = "_ADMIN"
+	}
+	return o
+}
+
+// writeDescription stores and publishes the description; while the mesh
+// initializes only the initial (initializing) record is written.
+func (m *Mesh) writeDescription(ctx context.Context, initial bool) error {
+	m.mu.RLock()
+	suppressed := m.initializing && !initial
+	m.mu.RUnlock()
+	if suppressed {
+		return nil
+	}
+	m.descMu.Lock()
+	defer m.descMu.Unlock()
+	if _, err := m.admin.Set(ctx, DescriptionPath, m.Describe()); err != nil {
+		return fmt.Errorf("happner: writing the description: %w", err)
+	}
+	return nil
+}
+
+func (m *Mesh) writeConfigRecord(ctx context.Context) error {
+	port := 0
+	if _, p, err := net.SplitHostPort(m.srv.Addr()); err == nil {
+		port, _ = strconv.Atoi(p)
+	}
+	if port == 0 {
+		port = m.cfg.Happn.Port
+	}
+	hi := HappnInfo{Port: port, Secure: m.secure, SetOptions: m.cfg.SetOptions}
+	rec := MeshConfigRecord{Name: m.domain, Version: Version, Happn: hi, Datalayer: hi}
+	if _, err := m.admin.Set(ctx, ConfigPath, rec); err != nil {
+		return fmt.Errorf("happner: writing the mesh config: %w", err)
+	}
+	return nil
+}
+
+// addElement creates a component from its module and component specs.
+// moduleName names the module (default the component name); a module used
+// by several components is instantiated once.
+func (m *Mesh) addElement(ctx context.Context, name string, mc ModuleConfig, cc ComponentConfig, moduleName ...string) error {
+	modName := name
+	if len(moduleName) > 0 && moduleName[0] != "" {
+		modName = moduleName[0]
+	}
+	m.mu.Lock()
+	if _, exists := m.components[name]; exists {
+		m.mu.Unlock()
+		return fmt.Errorf("happner: component %q already exists", name)
+	}
+	inst, have := m.modules[modName]
+	version := m.modulesV[modName]
+	m.mu.Unlock()
+	if !have || mc.Instance != nil || mc.Construct != nil || mc.Create != nil {
+		var err error
+		if inst, err = buildModule(m.cfg.Registry, modName, mc); err != nil {
+			return err
+		}
+		version = mc.Version
+	}
+	c, err := newComponent(name, inst, version, cc)
+	if err != nil {
+		return err
+	}
+	c.log = m.log.With("component", name)
+	m.mu.Lock()
+	if _, exists := m.components[name]; exists {
+		m.mu.Unlock()
+		return fmt.Errorf("happner: component %q already exists", name)
+	}
+	m.modules[modName], m.modulesV[modName] = inst, version
+	m.components[name] = c
+	m.order = append(m.order, name)
+	m.mu.Unlock()
+	return nil
+}
+
+// CreateComponent adds a component at run time (happner's _createElement):
+// the module is built, its init and start methods run when the mesh has
+// started, and the new description is published so clients see it.
+func (m *Mesh) CreateComponent(ctx context.Context, name string, mc ModuleConfig, cc ComponentConfig) error {
+	m.elemMu.Lock()
+	defer m.elemMu.Unlock()
+	if name == "" || strings.ContainsAny(name, "/*@") {
+		return fmt.Errorf("happner: bad component name %q", name)
+	}
+	modName := cc.Module
+	if modName == "" {
+		modName = cc.ModuleName
+	}
+	if err := m.addElement(ctx, name, mc, cc, modName); err != nil {
+		return err
+	}
+	c := m.component(name)
+	m.mu.RLock()
+	started := m.started
+	m.mu.RUnlock()
+	if started {
+		for _, which := range []string{"initMethod", "startMethod"} {
+			if err := m.runLifecycle(ctx, c, which); err != nil {
+				m.removeComponent(name)
+				return err
+			}
+		}
+	}
+	return m.writeDescription(ctx, false)
+}
+
+// DestroyComponent removes a component at run time (happner's
+// _destroyElement): the description is republished without it, then its
+// stop method runs. Destroying an unknown component does nothing.
+func (m *Mesh) DestroyComponent(ctx context.Context, name string) error {
+	m.elemMu.Lock()
+	defer m.elemMu.Unlock()
+	c := m.removeComponent(name)
+	if c == nil {
+		return nil
+	}
+	err := m.writeDescription(ctx, false)
+	m.mu.RLock()
+	started := m.started
+	m.mu.RUnlock()
+	if started {
+		err = errors.Join(err, m.runLifecycle(ctx, c, "stopMethod"))
+	}
+	return err
+}
+
+func (m *Mesh) removeComponent(name string) *component {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.components[name]
+	if c == nil {
+		return nil
+	}
+	delete(m.components, name)
+	for i, n := range m.order {
+		if n == name {
+			m.order = append(m.order[:i:i], m.order[i+1:]...)
+			break
+		}
+	}
+	return c
+}
+
+// request is an exchange request message.
+type request struct {
+	CallbackAddress string          `json:"callbackAddress"`
+	RawArgs         json.RawMessage `json:"args"`
+	Origin          *Origin         `json:"origin"`
+	Version         string          `json:"version"`
+	CallbackPeer    string          `json:"callbackPeer"`
+
+	args    []json.RawMessage
+	badArgs bool
+}
+
+// onRequest receives every exchange request publication for this domain.
+func (m *Mesh) onRequest(ev client.Event) {
+	var req request
+	if err := json.Unmarshal(ev.Data, &req); err != nil || req.CallbackAddress == "" {
+		m.log.Debug("happner: message discarded", "path", ev.Meta.Path, "reason", "No callback address")
+		return
+	}
+	if len(req.RawArgs) > 0 && string(req.RawArgs) != "null" {
+		if err := json.Unmarshal(req.RawArgs, &req.args); err != nil {
+			req.badArgs = true
+		}
+	}
+	rest := strings.TrimPrefix(ev.Meta.Path, "/_exchange/requests/"+m.domain+"/")
+	compName, methodName, ok := strings.Cut(rest, "/")
+	if !ok {
+		return
+	}
+	origin := req.Origin
+	if o := ev.Meta.EventOrigin; o != nil {
+		origin = &Origin{ID: o.ID, Username: o.Username}
+	}
+	m.calls.Add(1)
+	go func() {
+		defer m.calls.Done()
+		m.serve(compName, methodName, &req, origin)
+	}()
+}
+
+// serve runs one remote request and publishes the reply.
+func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) {
+	ctx := m.ctx
+	c := m.component(compName)
+	var payload []byte
+	var opts []client.Option
+	if c == nil {
+		eb, _ := json.Marshal(errUnconfiguredComponent(compName, methodName))
+		payload = append(append([]byte(`{"args":[`), eb...), "]}"...)
+	} else {
+		args := make([]any, len(req.args))
+		for i, a := range req.args {
+			args[i] = a
+		}
+		res := callResult{failed: NewError("Error", "Invalid request: args must be an array")}
+		if !req.badArgs {
+			res = m.operate(ctx, c, methodName, args, origin, req.Version)
+		}
+		payload = encodeReply(res)
+		if (m.cfg.DirectResponses || c.config.DirectResponses) && res.failed == nil && origin != nil && origin.ID != "" {
+			opts = append(opts, client.TargetClients(origin.ID))
+		}
+	}
+	opts = append(opts, client.With("timeout", m.cfg.SetOptions.Timeout))
+	pctx, cancel := context.WithTimeout(ctx, time.Duration(m.cfg.SetOptions.Timeout)*time.Millisecond)
+	defer cancel()
+	if err := m.admin.Publish(pctx, req.CallbackAddress, json.RawMessage(payload), opts...); err != nil {
+		m.log.Warn("happner: publishing reply failed", "address", req.CallbackAddress, "err", err)
+	}
+}
+
+// operate checks and runs one call of component c (happner's operate):
+// an unknown method or a version mismatch fails the call.
+func (m *Mesh) operate(ctx context.Context, c *component, methodName string, args []any, origin *Origin, version string) callResult {
+	meth, ok := c.methods[methodName]
+	if !ok {
+		return callResult{failed: errUnconfiguredMethod(c.name, methodName)}
+	}
+	if version != "" && !versionSatisfies(c.version, version) {
+		return callResult{failed: errVersionMismatch(c.name, methodName, version, c.version)}
+	}
+	return meth.invoke(ctx, m.newHappn(ctx, c, origin), args)
+}
+
+// versionSatisfies is happner's coercedSatisfies: the component version,
+// coerced to semver, satisfies the range.
+func versionSatisfies(version, rng string) bool {
+	if rng == "*" || rng == "" {
+		return true
+	}
+	v, err := semver.NewVersion(version)
+	if err != nil {
+		return false
+	}
+	c, err := semver.NewConstraint(rng)
+	if err != nil {
+		return false
+	}
+	if v.Prerelease() != "" {
+		nv, _ := v.SetPrerelease("")
+		v = &nv
+	}
+	return c.Check(v)
+}
+
+// exchangeResponseHook keeps exchange replies private (mesh.md §1.2,
+// wire-protocol.md §6.2): a subscription to another session's responses is
+// refused (with a success reply), and happner-client's insecure
+// 6-segment subscription /_exchange/responses/<SID>/* is widened to the
+// 8-segment callback addresses, keeping the channel the client sent.
+func exchangeResponseHook(sessionID, channel, path string) (string, bool) {
+	if !strings.Contains(path, "/_exchange/responses") {
+		return path, false
+	}
+	if !strings.Contains(path, sessionID) {
+		return path, true
+	}
+	if strings.Count(channel, "/") == 5 && strings.HasSuffix(path, "/*") {
+		return path + "/*/*/*", false
+	}
+	return path, false
+}
+
+// apiModule is the system api component: api.test and the catch-all
+// answer to requests for unknown components (in Mesh.serve).
+type apiModule struct{}
+
+// Test answers "<message> tested ok".
+func (apiModule) Test(message string) (string, error) { return message + " tested ok", nil }
+
+// HappnerSchema names Test's parameter.
+func (apiModule) HappnerSchema() ModuleSchema {
+	return ModuleSchema{Version: Version, Schema: Schema{Methods: map[string]MethodSchema{"test": {Parameters: []Param{{Name: "message"}}}}}}
+}

@@ -1,0 +1,228 @@
+package happner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"unicode"
+	"unicode/utf8"
+)
+
+var (
+	happnType   = reflect.TypeFor[*Happn]()
+	contextType = reflect.TypeFor[context.Context]()
+	errorType   = reflect.TypeFor[error]()
+	rawType     = reflect.TypeFor[json.RawMessage]()
+)
+
+// injectKind says what a method's first parameter receives.
+type injectKind int
+
+const (
+	injectNone injectKind = iota
+	injectHappn
+	injectContext
+)
+
+// method is one exposed method of a component.
+type method struct {
+	name     string // wire name
+	goName   string
+	fn       reflect.Value
+	inject   injectKind
+	params   []reflect.Type
+	errLast  bool // the last result is an error
+	nResults int  // results besides the error
+	desc     *MethodDescription
+	schema   MethodSchema
+}
+
+// wireName is a Go method name as JS clients type it: Record → record.
+func wireName(goName string) string {
+	r, n := utf8.DecodeRuneInString(goName)
+	return string(unicode.ToLower(r)) + goName[n:]
+}
+
+// newMethod inspects a bound method value; ok is false when its signature
+// cannot be called over the exchange.
+func newMethod(goName string, fn reflect.Value) (*method, bool) {
+	t := fn.Type()
+	if t.IsVariadic() {
+		return nil, false
+	}
+	m := &method{name: wireName(goName), goName: goName, fn: fn}
+	first := 0
+	if t.NumIn() > 0 {
+		switch t.In(0) {
+		case happnType:
+			m.inject, first = injectHappn, 1
+		case contextType:
+			m.inject, first = injectContext, 1
+		}
+	}
+	for i := first; i < t.NumIn(); i++ {
+		p := t.In(i)
+		if !decodable(p) {
+			return nil, false
+		}
+		m.params = append(m.params, p)
+	}
+	n := t.NumOut()
+	if n > 0 && t.Out(n-1) == errorType {
+		m.errLast = true
+		n--
+	}
+	m.nResults = n
+	return m, true
+}
+
+// decodable reports whether JSON can be decoded into a value of type t.
+func decodable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		return false
+	case reflect.Interface:
+		return t.NumMethod() == 0
+	}
+	return true
+}
+
+// describe builds the method's description from its schema.
+func (m *method) describe(s MethodSchema) {
+	m.schema = s
+	d := &MethodDescription{IsAsyncMethod: true, Type: s.Type, Alias: s.Alias}
+	if len(s.Parameters) > 0 {
+		d.Parameters = append([]Param(nil), s.Parameters...)
+		for i := range d.Parameters {
+			d.Parameters[i].Value = nil
+		}
+	}
+	for i := len(d.Parameters); i < len(m.params); i++ {
+		d.Parameters = append(d.Parameters, Param{Name: fmt.Sprintf("arg%d", i)})
+	}
+	if d.Parameters == nil {
+		d.Parameters = []Param{}
+	}
+	m.desc = d
+}
+
+// callResult is the outcome of invoking a method: its results, the error
+// it returned (status "error"), or the reason it could not be called
+// (status "failed").
+type callResult struct {
+	results []any
+	err     error
+	failed  error
+}
+
+// invoke calls the method with args (JSON values or Go values).
+func (m *method) invoke(ctx context.Context, h *Happn, args []any) (res callResult) {
+	in := make([]reflect.Value, 0, len(m.params)+1)
+	switch m.inject {
+	case injectHappn:
+		in = append(in, reflect.ValueOf(h))
+	case injectContext:
+		in = append(in, reflect.ValueOf(ctx))
+	}
+	for i, p := range m.params {
+		var a any
+		if i < len(args) {
+			a = args[i]
+		}
+		v, err := argValue(p, a)
+		if err != nil {
+			res.failed = NewError("Error", fmt.Sprintf("bad argument %d of %s: %v", i, m.name, err))
+			return res
+		}
+		in = append(in, v)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if h != nil && h.Log != nil {
+				h.Log.Error("happner: method panicked", "method", m.name, "panic", r, "stack", string(debug.Stack()))
+			}
+			res = callResult{err: NewError("Error", fmt.Sprintf("%v", r))}
+		}
+	}()
+	out := m.fn.Call(in)
+	if m.errLast {
+		if e := out[len(out)-1]; !e.IsNil() {
+			res.err = e.Interface().(error)
+			return res
+		}
+		out = out[:len(out)-1]
+	}
+	res.results = make([]any, len(out))
+	for i, o := range out {
+		res.results[i] = o.Interface()
+	}
+	return res
+}
+
+// argValue converts a (JSON or Go) argument to a parameter of type t; a
+// missing or null argument is t's zero value.
+func argValue(t reflect.Type, a any) (reflect.Value, error) {
+	if a == nil {
+		return reflect.Zero(t), nil
+	}
+	if raw, ok := a.(json.RawMessage); ok {
+		if t == rawType {
+			return reflect.ValueOf(raw), nil
+		}
+		v := reflect.New(t)
+		if string(raw) == "null" {
+			return v.Elem(), nil
+		}
+		if err := json.Unmarshal(raw, v.Interface()); err != nil {
+			return reflect.Value{}, err
+		}
+		return v.Elem(), nil
+	}
+	av := reflect.ValueOf(a)
+	if av.Type().AssignableTo(t) {
+		v := reflect.New(t).Elem()
+		v.Set(av)
+		return v, nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return argValue(t, json.RawMessage(b))
+}
+
+// assignResult stores result r into out, a non-nil pointer.
+func assignResult(out any, r any) error {
+	if out == nil {
+		return nil
+	}
+	ov := reflect.ValueOf(out)
+	if ov.Kind() != reflect.Pointer || ov.IsNil() {
+		return fmt.Errorf("happner: result destination must be a non-nil pointer, got %T", out)
+	}
+	if r == nil {
+		ov.Elem().Set(reflect.Zero(ov.Elem().Type()))
+		return nil
+	}
+	if raw, ok := r.(json.RawMessage); ok && ov.Elem().Type() != rawType {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("happner: decode result: %w", err)
+		}
+		return nil
+	}
+	rv := reflect.ValueOf(r)
+	if rv.Type().AssignableTo(ov.Elem().Type()) {
+		ov.Elem().Set(rv)
+		return nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("happner: encode result: %w", err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("happner: decode result: %w", err)
+	}
+	return nil
+}
