@@ -45,7 +45,7 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 	}
 	rec := &store.Record{Path: req.path, Data: data}
 	if !opts.NoStore {
-		rec, err = s.store.Set(ctx, req.path, data, store.SetOptions{Merge: opts.Merge, ModifiedBy: sess.username(), Now: s.now()})
+		rec, err = s.store.Set(ctx, req.path, data, store.SetOptions{Merge: opts.Merge, ModifiedBy: sess.username(), Now: s.now(), Validated: true})
 		if err != nil {
 			return SystemError(err, "DataService")
 		}

@@ -291,16 +291,8 @@ func unquote(raw []byte) (s string, ok bool) {
 	return s, true
 }
 
-// clone copies a raw value out of the frame buffer, which is reused.
-func clone(b []byte) json.RawMessage {
-	if b == nil {
-		return nil
-	}
-	return append(json.RawMessage(nil), b...)
-}
-
-// parseRequest decodes a request frame. Raw values are copied, so the
-// request stays valid after the frame buffer is reused.
+// parseRequest decodes a request frame. Raw values are slices of frame,
+// which the request therefore keeps alive.
 func parseRequest(frame []byte, req *request) error {
 	return eachMember(frame, func(key, value []byte) error {
 		switch {
@@ -311,15 +303,15 @@ func parseRequest(frame []byte, req *request) error {
 			}
 			req.Action = s
 		case keyIs(key, "eventId"):
-			req.EventID = clone(value)
+			req.EventID = value
 		case keyIs(key, "path"):
-			req.Path = clone(value)
+			req.Path = value
 		case keyIs(key, "data"):
-			req.Data = clone(value)
+			req.Data = value
 		case keyIs(key, "sessionId"):
-			req.SessionID = clone(value)
+			req.SessionID = value
 		case keyIs(key, "options"):
-			req.Options = clone(value)
+			req.Options = value
 		}
 		return nil
 	})

@@ -100,6 +100,9 @@ func (s *Server) handleFrame(sess *Session, frame []byte) {
 		s.handleControl(sess, frame)
 		return
 	}
+	// one copy of the frame per request: the decoded members are slices of
+	// it, so nothing refers to the reader's buffer once this returns
+	frame = append([]byte(nil), frame...)
 	var req request
 	if err := parseRequest(frame, &req); err != nil {
 		s.log.Warn("happn: Failed to decode incoming data", "session", sess.id, "err", err)

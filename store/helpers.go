@@ -26,6 +26,19 @@ func CheckObject(data json.RawMessage) error {
 	return nil
 }
 
+// CheckSetData is CheckObject for a write: with opts.Validated it only
+// checks that data is an object, without scanning it again.
+func CheckSetData(data json.RawMessage, opts SetOptions) error {
+	if !opts.Validated {
+		return CheckObject(data)
+	}
+	t := bytes.TrimLeft(data, " \t\r\n")
+	if len(t) == 0 || t[0] != '{' {
+		return ErrNotObject
+	}
+	return nil
+}
+
 // WriteTime returns opts.Now when it is set, else the current time in ms.
 func WriteTime(opts SetOptions) int64 {
 	if opts.Now != 0 {

@@ -52,6 +52,10 @@ type SetOptions struct {
 	// Now, when non-zero, is the write time in ms (tests and replays);
 	// otherwise the store uses the current time.
 	Now int64
+	// Validated says the caller has already checked that Data is
+	// well-formed JSON (the server validates every frame it decodes), so
+	// the store only checks that it is an object.
+	Validated bool
 }
 
 // ErrNotObject is returned when data given to a store is not a JSON object.

@@ -270,7 +270,7 @@ func (s *Store) Set(ctx context.Context, path string, data json.RawMessage, opts
 	if path == "" {
 		return nil, store.ErrEmptyPath
 	}
-	if err := store.CheckObject(data); err != nil {
+	if err := store.CheckSetData(data, opts); err != nil {
 		return nil, err
 	}
 	now := store.WriteTime(opts)
