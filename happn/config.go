@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	// AdminPassword is the password of _ADMIN when it is first created
 	// (happn: services.security.config.adminUser.password, default "happn").
 	AdminPassword string `json:"adminPassword" yaml:"adminPassword"`
+	// Security configures users, tokens, profiles and lockout
+	// (happn: services.security.config).
+	Security security.Config `json:"security" yaml:"security"`
 	// Store is the data store. When nil, one is built from Datastores.
 	Store store.Store `json:"-" yaml:"-"`
 	// Datastores routes paths to datastores, in happn's

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/pathmatch"
 	"github.com/happner-go/happner/query"
 	"github.com/happner-go/happner/store"
@@ -32,12 +33,16 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 	if err := needPath(req); err != nil {
 		return err
 	}
+	as, err := s.authorize(ctx, sess, req.path, "set", opts)
+	if err != nil {
+		return err
+	}
 	raw := req.Data
 	if opts.NullValue || len(raw) == 0 {
 		raw = json.RawMessage("null")
 	}
 	if len(opts.Increment) > 0 {
-		return s.increment(ctx, sess, req, opts, raw)
+		return s.increment(ctx, sess, req, opts, raw, as)
 	}
 	data, err := wrapValue(raw)
 	if err != nil {
@@ -45,7 +50,7 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 	}
 	rec := &store.Record{Path: req.path, Data: data}
 	if !opts.NoStore {
-		rec, err = s.store.Set(ctx, req.path, data, store.SetOptions{Merge: opts.Merge, ModifiedBy: sess.username(), Now: s.now(), Validated: true})
+		rec, err = s.store.Set(ctx, req.path, data, store.SetOptions{Merge: opts.Merge, ModifiedBy: actorName(sess, as), Now: s.now(), Validated: true})
 		if err != nil {
 			return SystemError(err, "DataService")
 		}
@@ -56,6 +61,7 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 		data:    rec.Data,
 		rawData: raw,
 		created: rec.Created, modified: rec.Modified,
+		as: as,
 	}
 	itemMeta := appendItemMeta(nil, rec)
 	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
@@ -78,7 +84,7 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 }
 
 // increment adds options.increment to the gauge named by the request data.
-func (s *Server) increment(ctx context.Context, sess *Session, req *request, opts *requestOptions, raw json.RawMessage) error {
+func (s *Server) increment(ctx context.Context, sess *Session, req *request, opts *requestOptions, raw json.RawMessage, as *security.Session) error {
 	var by float64
 	if err := json.Unmarshal(opts.Increment, &by); err != nil {
 		return plainError("increment option value must be a number")
@@ -96,7 +102,7 @@ func (s *Server) increment(ctx context.Context, sess *Session, req *request, opt
 	data = append(data, `,"gauge":`...)
 	data = appendString(data, gauge)
 	data = append(data, '}')
-	p := &publication{op: actionSet, path: req.path, data: data, rawData: raw}
+	p := &publication{op: actionSet, path: req.path, data: data, rawData: raw, as: as}
 	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
 		return okFrame(sess, req, data, trimComma(results), published)
 	})
@@ -139,6 +145,9 @@ func dataPath(req *request) error {
 
 func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *requestOptions) error {
 	if err := dataPath(req); err != nil {
+		return err
+	}
+	if _, err := s.authorize(ctx, sess, req.path, "get", opts); err != nil {
 		return err
 	}
 	q, err := parseQuery(req, opts)
@@ -205,6 +214,10 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 	if err := dataPath(req); err != nil {
 		return err
 	}
+	// count is authorised as get (happn-3 does not check it at all)
+	if _, err := s.authorize(ctx, sess, req.path, "get", opts); err != nil {
+		return err
+	}
 	q, err := parseQuery(req, opts)
 	if err != nil {
 		return err
@@ -222,6 +235,10 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	if err := needPath(req); err != nil {
 		return err
 	}
+	as, err := s.authorize(ctx, sess, req.path, "remove", opts)
+	if err != nil {
+		return err
+	}
 	q, err := parseQuery(req, opts)
 	if err != nil {
 		return err
@@ -232,7 +249,7 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	}
 	data := strconv.AppendInt([]byte(`{"removed":`), int64(n), 10)
 	data = append(data, '}')
-	p := &publication{op: actionRemove, path: req.path, data: data, rawData: json.RawMessage("null")}
+	p := &publication{op: actionRemove, path: req.path, data: data, rawData: json.RawMessage("null"), as: as}
 	itemMeta := strconv.AppendInt([]byte(`"timestamp":`), s.now(), 10)
 	itemMeta = append(itemMeta, `,"path":`...)
 	itemMeta = appendString(itemMeta, req.path)
@@ -240,6 +257,15 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 		return okFrame(sess, req, data, append(itemMeta, results...), published)
 	})
 	return nil
+}
+
+// actorName is the username a write is recorded as: the delegated user of
+// an onBehalfOf request, else the session's user.
+func actorName(sess *Session, as *security.Session) string {
+	if as != nil {
+		return as.Username
+	}
+	return sess.username()
 }
 
 // now returns the server clock in milliseconds.

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
 )
 
@@ -29,11 +30,7 @@ type fileConfig struct {
 			} `json:"config" yaml:"config"`
 		} `json:"data" yaml:"data"`
 		Security struct {
-			Config struct {
-				AdminUser struct {
-					Password string `json:"password" yaml:"password"`
-				} `json:"adminUser" yaml:"adminUser"`
-			} `json:"config" yaml:"config"`
+			Config security.Config `json:"config" yaml:"config"`
 		} `json:"security" yaml:"security"`
 		Session struct {
 			Config struct {
@@ -73,14 +70,17 @@ func ParseConfig(data []byte, format string) (Config, error) {
 		return Config{}, fmt.Errorf("happn: reading config: %w", err)
 	}
 	cfg := Config{
-		Name:          fc.Name,
-		Host:          fc.Host,
-		Port:          55000,
-		Secure:        fc.Secure,
-		AdminPassword: fc.Services.Security.Config.AdminUser.Password,
-		Datastores:    fc.Services.Data.Config.Datastores,
-		Filename:      fc.Services.Data.Config.Filename,
-		Transport:     fc.Services.Transport.Config,
+		Name:       fc.Name,
+		Host:       fc.Host,
+		Port:       55000,
+		Secure:     fc.Secure,
+		Security:   fc.Services.Security.Config,
+		Datastores: fc.Services.Data.Config.Datastores,
+		Filename:   fc.Services.Data.Config.Filename,
+		Transport:  fc.Services.Transport.Config,
+	}
+	if fc.DisableDefaultAdminNetworkConnections {
+		cfg.Security.DisableDefaultAdminNetworkConnections = true
 	}
 	if fc.Port != nil {
 		cfg.Port = *fc.Port

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,7 +165,7 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 	case "describe":
 		err = s.describe(sess, req)
 	case "login":
-		err = s.login(sess, req)
+		err = s.login(ctx, sess, req)
 	case "set":
 		err = s.set(ctx, sess, req, &opts)
 	case "get":
@@ -179,8 +180,12 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 		err = s.off(sess, req, &opts)
 	case "ack":
 		err = s.ack(sess, req)
-	case "request-nonce", "revoke-token", "change-password":
-		err = plainError("Cannot %s Not Secure", req.Action)
+	case "request-nonce":
+		err = s.requestNonce(sess, req)
+	case "revoke-token":
+		err = s.revokeToken(ctx, sess, req)
+	case "change-password":
+		err = s.changePassword(ctx, sess, req)
 	case "disconnect-child-sessions":
 		err = s.disconnectChildSessions(sess, req)
 	default:
@@ -188,6 +193,10 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 	}
 	if err != nil {
 		sess.send(errorFrame(sess, req, err))
+		var de *disconnectError
+		if errors.As(err, &de) {
+			sess.disconnect(de.reason)
+		}
 	}
 }
 
@@ -302,15 +311,17 @@ func (s *Server) describe(sess *Session, req *request) error {
 
 // login on an insecure server accepts any credentials and replies with the
 // session record.
-func (s *Server) login(sess *Session, req *request) error {
-	var d struct {
-		Info json.RawMessage `json:"info"`
-	}
+func (s *Server) login(ctx context.Context, sess *Session, req *request) error {
+	var d loginData
 	if len(req.Data) > 0 && req.Data[0] == '{' {
 		if err := json.Unmarshal(req.Data, &d); err != nil {
 			return plainError("invalid login data: %v", err)
 		}
 	}
+	if s.cfg.Secure {
+		return s.secureLogin(ctx, sess, req, &d)
+	}
+	sess.peer.Store(infoHasClusterName(d.Info))
 	sess.mu.Lock()
 	if len(d.Info) > 0 && d.Info[0] == '{' {
 		sess.info = d.Info

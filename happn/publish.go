@@ -2,6 +2,8 @@ package happn
 
 import (
 	"encoding/json"
+
+	"github.com/happner-go/happner/happn/security"
 	"strconv"
 	"sync"
 	"time"
@@ -22,6 +24,7 @@ type publication struct {
 	meta        json.RawMessage // options.meta of the publisher
 	targets     []string        // options.targetClients
 	noCluster   bool
+	as          *security.Session // the identity the write acted as (onBehalfOf)
 }
 
 // publishResult counts a publication's deliveries.
@@ -259,8 +262,12 @@ func (s *Server) publicationPrefix(p *publication, data json.RawMessage) []byte 
 		}
 	}
 	if u := p.publisher.sessionUser(); u != nil {
+		name := u.Username
+		if p.as != nil {
+			name = p.as.Username
+		}
 		b = append(b, `,"eventOrigin":{"username":`...)
-		b = appendString(b, u.Username)
+		b = appendString(b, name)
 		b = append(b, `,"id":`...)
 		b = appendString(b, p.publisher.id)
 		b = append(b, '}')

@@ -25,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
 )
 
@@ -47,6 +48,7 @@ type Server struct {
 	refs     *refGenerator
 
 	subscribeHook SubscribeHook
+	sec           *security.Service
 	acks          *ackTracker
 
 	httpSrv *http.Server
@@ -64,9 +66,6 @@ type Server struct {
 // listen until [Server.Start].
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	if cfg.Secure {
-		return nil, errors.New("happn: secure mode is not implemented yet (users, permissions and logins come with the security layer)")
-	}
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -90,6 +89,18 @@ func New(cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, err
 	}
+	secCfg := cfg.Security
+	secCfg.Name = s.name
+	if secCfg.AdminPassword == "" && (secCfg.AdminUser == nil || secCfg.AdminUser.Password == "") {
+		secCfg.AdminPassword = cfg.AdminPassword
+	}
+	sec, err := security.New(context.Background(), s.store, secCfg)
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("happn: starting security: %w", err)
+	}
+	s.sec = sec
+	s.sec.OnChange(s.securityChanged)
 	s.routes()
 	return s, nil
 }
@@ -316,6 +327,14 @@ func (s *Server) dropSession(sess *Session) {
 	s.mu.Unlock()
 	s.subs.removeSession(sess)
 	s.acks.forget(sess)
+	sess.mu.Lock()
+	if sess.ttlTimer != nil {
+		sess.ttlTimer.Stop()
+	}
+	sess.mu.Unlock()
+	if s.sec != nil {
+		s.sec.ForgetSession(sess.id)
+	}
 }
 
 // readLoop reads and processes the session's frames. Replies are held

@@ -2,6 +2,8 @@ package happn
 
 import (
 	"encoding/json"
+
+	"github.com/happner-go/happner/happn/security"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +39,8 @@ type Session struct {
 	info      json.RawMessage
 	loggedIn  bool
 	user      *SessionUser
+	sec       *security.Session // the security session once logged in (secure servers)
+	ttlTimer  *time.Timer       // ends the session when its policy's ttl runs out
 	token     string
 	parentID  string
 	msgCount  int64
@@ -116,6 +120,13 @@ func (s *Session) drop() {
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// securitySession returns the security session, nil before login.
+func (s *Session) securitySession() *security.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sec
+}
 
 // username returns the logged-in user's name, "" on insecure servers.
 func (s *Session) username() string {

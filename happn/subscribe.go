@@ -49,15 +49,19 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	if !ok {
 		return plainError("Bad path, a subscription path must start with /ALL@, /SET@ or /REMOVE@: %s", req.path)
 	}
+	if _, err := s.authorize(ctx, sess, key, "on", opts); err != nil {
+		return err
+	}
 	sub := &subscription{
-		ref:     s.refs.next(),
-		session: sess,
-		action:  parseAction(action),
-		channel: req.path,
-		path:    key,
-		merge:   opts.Merge,
-		meta:    opts.Meta,
-		options: req.Options,
+		ref:      s.refs.next(),
+		session:  sess,
+		action:   parseAction(action),
+		channel:  req.path,
+		path:     key,
+		authPath: key,
+		merge:    opts.Merge,
+		meta:     opts.Meta,
+		options:  req.Options,
 	}
 	if h := s.subscribeHook; h != nil {
 		match, refuse := h(sess.id, req.path, key)

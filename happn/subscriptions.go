@@ -31,15 +31,16 @@ func (a eventAction) String() string {
 
 // subscription is one "on" request of one session.
 type subscription struct {
-	ref     string
-	session *Session
-	action  eventAction
-	channel string // the channel exactly as the client sent it
-	path    string // the subscribed path (after '@')
-	depth   int    // variable depth for a trailing "/**", 0 otherwise
-	merge   bool   // deliver the raw request data (merge subscriptions)
-	meta    json.RawMessage
-	options json.RawMessage
+	ref      string
+	session  *Session
+	action   eventAction
+	channel  string // the channel exactly as the client sent it
+	path     string // the path publications are matched against
+	authPath string // the subscribed path as authorised (after '@')
+	depth    int    // variable depth for a trailing "/**", 0 otherwise
+	merge    bool   // deliver the raw request data (merge subscriptions)
+	meta     json.RawMessage
+	options  json.RawMessage
 }
 
 // subIndex finds the subscriptions a publication reaches. Subscriptions are
