@@ -141,6 +141,17 @@ func (s *Server) mergeSessionRecord(sess *Session, secJSON []byte) []byte {
 	}
 	cookie, _ := json.Marshal(s.sec.Config().CookieName)
 	base["cookieName"] = cookie
+	base["authType"] = json.RawMessage(`"happn"`)
+	// happn sends the user with its (user-level) permissions object
+	var user map[string]json.RawMessage
+	if json.Unmarshal(base["user"], &user) == nil && user != nil {
+		if _, ok := user["permissions"]; !ok {
+			user["permissions"] = json.RawMessage(`{}`)
+		}
+		if u, err := json.Marshal(user); err == nil {
+			base["user"] = u
+		}
+	}
 	out, err := json.Marshal(base)
 	if err != nil {
 		return rec

@@ -1,0 +1,300 @@
+package happn
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/happner-go/happner/happn/client"
+	"github.com/happner-go/happner/happn/security"
+)
+
+// secureServer starts a secure server with a user "alice" (password
+// "secret") in group "readers", which may get and on /public/*, set
+// /public/alice/*, and get /a/*/bb.
+func secureServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	cfg.Secure = true
+	srv := startServer(t, cfg)
+	ctx := context.Background()
+	sec := srv.Security()
+	if _, err := sec.UpsertUser(ctx, security.User{Username: "alice", Password: "secret"}, security.UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sec.UpsertGroup(ctx, security.Group{Name: "readers", Permissions: map[string]security.PermissionRule{
+		"/public/*":       {Actions: []string{"get", "on"}},
+		"/public/alice/*": {Actions: []string{"set"}},
+		"/a/*/bb":         {Actions: []string{"get"}},
+	}}, security.UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sec.LinkGroup(ctx, "readers", "alice", nil); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func connect(t *testing.T, srv *Server, user, password string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, client.Options{URL: "http://" + srv.Addr(), Username: user, Password: password, Reconnect: client.Reconnect{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// wantDenied asserts a 403 AccessDenied with the given message.
+func wantDenied(t *testing.T, err error, message string) {
+	t.Helper()
+	var se *client.ServerError
+	if !errors.As(err, &se) || se.Name != "AccessDenied" || se.Code != 403 || se.Message != message {
+		t.Fatalf("got %v, want AccessDenied 403 %q", err, message)
+	}
+}
+
+func TestSecureDeniedActions(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	admin := connect(t, srv, "_ADMIN", "happn")
+	alice := connect(t, srv, "alice", "secret")
+	if _, err := admin.Set(ctx, "/private/x", map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := alice.Get(ctx, "/private/x")
+	wantDenied(t, err, "unauthorized")
+	_, err = alice.Set(ctx, "/private/x", map[string]int{"v": 2})
+	wantDenied(t, err, "unauthorized")
+	_, err = alice.Remove(ctx, "/private/x")
+	wantDenied(t, err, "unauthorized")
+	_, err = alice.On(ctx, "/private/*", client.OnOptions{}, func(client.Event) {})
+	wantDenied(t, err, "unauthorized")
+	// count is authorised like get: no reading the system tree's size
+	_, err = alice.Count(ctx, "/_SYSTEM/*")
+	wantDenied(t, err, "unauthorized")
+	// true globs: /a/*/bb grants /a/x/bb, not /a/x/bc
+	if _, err := alice.Get(ctx, "/a/x/bb"); err != nil {
+		t.Fatalf("/a/x/bb: %v", err)
+	}
+	_, err = alice.Get(ctx, "/a/x/bc")
+	wantDenied(t, err, "unauthorized")
+	// what is granted works
+	if _, err := alice.Set(ctx, "/public/alice/note", map[string]string{"t": "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Get(ctx, "/public/*"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecureLoginFailuresAndLockout(t *testing.T) {
+	srv := secureServer(t, Config{Security: security.Config{AccountLockout: security.LockoutConfig{Attempts: 3, RetryInterval: security.Duration(time.Minute)}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	login := func(password string) error {
+		c, err := client.New(ctx, client.Options{URL: "http://" + srv.Addr(), Username: "alice", Password: password, Reconnect: client.Reconnect{Disabled: true}})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for i := 0; i < 3; i++ {
+		var se *client.ServerError
+		if err := login("guess"); !errors.As(err, &se) || se.Code != 401 || se.Message != "Invalid credentials" {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	// the right password no longer helps
+	err := login("secret")
+	var se *client.ServerError
+	if !errors.As(err, &se) || se.Message != "Account locked out" {
+		t.Fatalf("after lockout: %v", err)
+	}
+}
+
+// A frame carrying another session's id is processed as the socket's own
+// session: the id is never trusted.
+func TestForgedSessionIDGainsNothing(t *testing.T) {
+	srv := secureServer(t, Config{})
+	admin := connect(t, srv, "_ADMIN", "happn")
+	c := dialRaw(t, srv)
+	c.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_4"}}`)
+	c.recv()
+	c.send(`{"action":"login","eventId":2,"data":{"username":"alice","password":"secret"}}`)
+	if m := meta(c.recvJSON()); m["status"] != "ok" {
+		t.Fatalf("login: %v", m)
+	}
+	c.send(`{"action":"get","eventId":3,"path":"/_SYSTEM/_SECURITY/_USER/_ADMIN","sessionId":"` + admin.Session().ID + `","options":{}}`)
+	m := meta(c.recvJSON())
+	if m["status"] != "error" || m["error"].(map[string]any)["message"] != "unauthorized" {
+		t.Fatalf("forged session id: %v", m)
+	}
+}
+
+// Before login, a data request gets the error and then the session ends.
+func TestSecureRequestBeforeLogin(t *testing.T) {
+	srv := secureServer(t, Config{})
+	c := dialRaw(t, srv)
+	c.send(`{"action":"set","eventId":4,"path":"/x","data":{"a":1}}`)
+	m := c.recvJSON()
+	e := meta(m)["error"].(map[string]any)
+	if e["name"] != "AccessDenied" || e["code"] != float64(403) || e["message"] != "no policy attached to session" {
+		t.Fatalf("error %v", e)
+	}
+	m = c.recvJSON()
+	if m["eventKey"] != "server-side-disconnect" || m["data"].(map[string]any)["reason"] != "no-session-policy" {
+		t.Fatalf("then %v", m)
+	}
+	if got := c.recv(); got != `"primus::server::close"` {
+		t.Fatalf("then %s", got)
+	}
+}
+
+func TestDigestLoginNonceIsSingleUse(t *testing.T) {
+	srv := secureServer(t, Config{})
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&key.PublicKey)}))
+	if _, err := srv.Security().UpsertUser(context.Background(), security.User{Username: "keyuser", PublicKey: pub}, security.UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pubJSON, _ := json.Marshal(pub)
+	c := dialRaw(t, srv)
+	c.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_4"}}`)
+	c.recv()
+	c.send(`{"action":"request-nonce","eventId":2,"data":{"publicKey":` + string(pubJSON) + `}}`)
+	reply := c.recvJSON()
+	nonce, _ := reply["nonce"].(string)
+	raw, err := base64.StdEncoding.DecodeString(nonce)
+	if err != nil || nonce == "" {
+		t.Fatalf("nonce %q: %v", nonce, err)
+	}
+	sum := sha256.Sum256(raw)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := `{"action":"login","eventId":3,"data":{"username":"keyuser","publicKey":` + string(pubJSON) +
+		`,"loginType":"digest","digest":"` + base64.StdEncoding.EncodeToString(sig) + `"}}`
+	c.send(login)
+	if m := meta(c.recvJSON()); m["status"] != "ok" {
+		t.Fatalf("digest login: %v", m)
+	}
+	// the same signed nonce again, on another connection
+	replay := dialRaw(t, srv)
+	replay.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_4"}}`)
+	replay.recv()
+	replay.send(login)
+	m := meta(replay.recvJSON())
+	if m["status"] != "error" {
+		t.Fatalf("replayed digest accepted: %v", m)
+	}
+}
+
+func TestRevokedTokenEndsEverySessionHoldingIt(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	first := connect(t, srv, "alice", "secret")
+	ended := make(chan string, 1)
+	second, err := client.New(ctx, client.Options{URL: "http://" + srv.Addr(), Token: first.Session().Token,
+		Reconnect: client.Reconnect{Disabled: true},
+		OnConnectionEvent: func(e client.ConnectionEvent) {
+			if e.Type == client.EventSessionEnded {
+				ended <- e.Reason
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := first.RevokeToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ended:
+		if r != "token-revoked" {
+			t.Fatalf("reason %q", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the token login session was not ended")
+	}
+	// and the token no longer logs in
+	_, err = client.New(ctx, client.Options{URL: "http://" + srv.Addr(), Token: first.Session().Token, Reconnect: client.Reconnect{Disabled: true}})
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("revoked token login: %v", err)
+	}
+}
+
+func TestPermissionRemovedStopsEvents(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	admin := connect(t, srv, "_ADMIN", "happn")
+	alice := connect(t, srv, "alice", "secret")
+	events := make(chan string, 10)
+	if _, err := alice.On(ctx, "/public/*", client.OnOptions{}, func(e client.Event) { events <- e.Meta.Path }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Set(ctx, "/public/one", map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-events:
+		if p != "/public/one" {
+			t.Fatalf("event %s", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event while permitted")
+	}
+	if err := srv.Security().RemovePermission(ctx, "readers", "/public/*", "on"); err != nil {
+		t.Fatal(err)
+	}
+	// the change is applied in order; a later write must not reach alice
+	time.Sleep(100 * time.Millisecond)
+	if _, err := admin.Set(ctx, "/public/two", map[string]int{"v": 2}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-events:
+		t.Fatalf("event %s after the permission was removed", p)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func TestOnBehalfOf(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	admin := connect(t, srv, "_ADMIN", "happn")
+	// _ADMIN acting as alice is held to alice's rights
+	_, err := admin.Set(ctx, "/private/y", map[string]int{"v": 1}, client.With("onBehalfOf", "alice"))
+	wantDenied(t, err, "unauthorized")
+	if _, err := admin.Set(ctx, "/public/alice/y", map[string]int{"v": 1}, client.With("onBehalfOf", "alice")); err != nil {
+		t.Fatal(err)
+	}
+	// alice may not delegate: naming _ADMIN is ignored (she keeps her own
+	// rights), naming anyone else is refused
+	alice := connect(t, srv, "alice", "secret")
+	_, err = alice.Get(ctx, "/private/y", client.With("onBehalfOf", "_ADMIN"))
+	wantDenied(t, err, "unauthorized")
+	if _, err := srv.Security().UpsertUser(ctx, security.User{Username: "bob", Password: "pw"}, security.UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Get(ctx, "/public/x", client.With("onBehalfOf", "bob"))
+	var se *client.ServerError
+	if !errors.As(err, &se) || se.Name != "AccessDenied" {
+		t.Fatalf("a user without delegate rights acted on behalf of another: %v", err)
+	}
+}
