@@ -55,6 +55,10 @@ type Config struct {
 	// AcknowledgeTimeout bounds the wait for acks of an ACKNOWLEDGED
 	// publication; default 60s.
 	AcknowledgeTimeout time.Duration `json:"acknowledgeTimeout" yaml:"acknowledgeTimeout"`
+	// HTTPExclusions are URL paths (globs; "/" only matches "/") that need
+	// no token on a secure server
+	// (happn: services.connect.config.middleware.security.exclusions).
+	HTTPExclusions []string `json:"httpExclusions" yaml:"httpExclusions"`
 	// Transport selects http (default) or https.
 	Transport TransportConfig `json:"transport" yaml:"transport"`
 	// Clock returns the current time for record timestamps; default

@@ -50,6 +50,15 @@ type fileConfig struct {
 		Transport struct {
 			Config TransportConfig `json:"config" yaml:"config"`
 		} `json:"transport" yaml:"transport"`
+		Connect struct {
+			Config struct {
+				Middleware struct {
+					Security struct {
+						Exclusions []string `json:"exclusions" yaml:"exclusions"`
+					} `json:"security" yaml:"security"`
+				} `json:"middleware" yaml:"middleware"`
+			} `json:"config" yaml:"config"`
+		} `json:"connect" yaml:"connect"`
 	} `json:"services" yaml:"services"`
 }
 
@@ -70,14 +79,15 @@ func ParseConfig(data []byte, format string) (Config, error) {
 		return Config{}, fmt.Errorf("happn: reading config: %w", err)
 	}
 	cfg := Config{
-		Name:       fc.Name,
-		Host:       fc.Host,
-		Port:       55000,
-		Secure:     fc.Secure,
-		Security:   fc.Services.Security.Config,
-		Datastores: fc.Services.Data.Config.Datastores,
-		Filename:   fc.Services.Data.Config.Filename,
-		Transport:  fc.Services.Transport.Config,
+		Name:           fc.Name,
+		Host:           fc.Host,
+		Port:           55000,
+		Secure:         fc.Secure,
+		Security:       fc.Services.Security.Config,
+		Datastores:     fc.Services.Data.Config.Datastores,
+		Filename:       fc.Services.Data.Config.Filename,
+		Transport:      fc.Services.Transport.Config,
+		HTTPExclusions: fc.Services.Connect.Config.Middleware.Security.Exclusions,
 	}
 	if fc.DisableDefaultAdminNetworkConnections {
 		cfg.Security.DisableDefaultAdminNetworkConnections = true

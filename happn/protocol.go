@@ -329,6 +329,7 @@ func (s *Server) login(ctx context.Context, sess *Session, req *request) error {
 	sess.loggedIn = true
 	sess.timestamp = nowMillis()
 	sess.mu.Unlock()
+	s.emitSessionEvent(SessionAuthentic, sess)
 	sess.send(okFrame(sess, req, s.sessionRecord(sess), nil, false))
 	return nil
 }

@@ -119,6 +119,7 @@ func (s *Server) secureLogin(ctx context.Context, sess *Session, req *request, d
 	sess.mu.Unlock()
 	sess.peer.Store(infoHasClusterName(d.Info))
 	s.armSessionTTL(sess, sec)
+	s.emitSessionEvent(SessionAuthentic, sess)
 	secJSON, err := json.Marshal(sec)
 	if err != nil {
 		return SystemError(err, "SecurityService")

@@ -49,6 +49,7 @@ type Server struct {
 
 	subscribeHook SubscribeHook
 	sec           *security.Service
+	sessionEvents sessionEvents
 	acks          *ackTracker
 
 	httpSrv *http.Server
@@ -174,6 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.serveWebsocket(w, r)
 		return
+	}
+	if s.cfg.Secure {
+		var done bool
+		if r, done = s.serveSecureHTTP(w, r); done {
+			return
+		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -312,19 +319,25 @@ func (s *Server) newSession(out sink) *Session {
 
 func (s *Server) register(sess *Session) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.stopped {
+		s.mu.Unlock()
 		return false
 	}
 	s.sessions[sess.id] = sess
+	s.mu.Unlock()
+	s.emitSessionEvent(SessionConnected, sess)
 	return true
 }
 
 // dropSession forgets a closed session and its subscriptions.
 func (s *Server) dropSession(sess *Session) {
 	s.mu.Lock()
+	_, known := s.sessions[sess.id]
 	delete(s.sessions, sess.id)
 	s.mu.Unlock()
+	if known {
+		defer s.emitSessionEvent(SessionDisconnected, sess)
+	}
 	s.subs.removeSession(sess)
 	s.acks.forget(sess)
 	sess.mu.Lock()

@@ -300,3 +300,28 @@ func TestSubscribeHook(t *testing.T) {
 		t.Fatalf("the spy received another session's response: %v", m)
 	}
 }
+
+func TestSessionEvents(t *testing.T) {
+	srv := startServer(t, Config{})
+	events := make(chan SessionEvent, 10)
+	cancel := srv.OnSessionEvent(func(e SessionEvent) { events <- e })
+	defer cancel()
+	c := dialRaw(t, srv)
+	id := c.handshake()
+	c.ws.Close()
+	var got []SessionEventType
+	for len(got) < 3 {
+		select {
+		case e := <-events:
+			if e.ID != id {
+				t.Fatalf("event for session %s, want %s", e.ID, id)
+			}
+			got = append(got, e.Type)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events so far: %v", got)
+		}
+	}
+	if got[0] != SessionConnected || got[1] != SessionAuthentic || got[2] != SessionDisconnected {
+		t.Fatalf("events %v", got)
+	}
+}
