@@ -55,6 +55,11 @@ type Config struct {
 	// AcknowledgeTimeout bounds the wait for acks of an ACKNOWLEDGED
 	// publication; default 60s.
 	AcknowledgeTimeout time.Duration `json:"acknowledgeTimeout" yaml:"acknowledgeTimeout"`
+	// AllowNestedPermissions lets a get or subscription on a path ending in
+	// "/**" succeed when the user has permissions somewhere below it: it
+	// then returns and delivers only what is permitted (happn's
+	// allowNestedPermissions).
+	AllowNestedPermissions bool `json:"allowNestedPermissions" yaml:"allowNestedPermissions"`
 	// HTTPExclusions are URL paths (globs; "/" only matches "/") that need
 	// no token on a secure server
 	// (happn: services.connect.config.middleware.security.exclusions).

@@ -147,7 +147,8 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	if err := dataPath(req); err != nil {
 		return err
 	}
-	if _, err := s.authorize(ctx, sess, req.path, "get", opts); err != nil {
+	as, nested, err := s.authorizeNested(ctx, sess, req.path, "get", opts)
+	if err != nil {
 		return err
 	}
 	q, err := parseQuery(req, opts)
@@ -178,6 +179,15 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	recs, err := s.store.Find(ctx, req.path, q)
 	if err != nil {
 		return SystemError(err, "DataService")
+	}
+	if nested {
+		kept := recs[:0]
+		for _, r := range recs {
+			if s.permitted(ctx, as, r.Path, "get") {
+				kept = append(kept, r)
+			}
+		}
+		recs = kept
 	}
 	sess.send(listFrame(sess, req, recs, pathOnly))
 	return nil

@@ -21,6 +21,7 @@ type fileConfig struct {
 	Port                                  *int   `json:"port" yaml:"port"`
 	Secure                                bool   `json:"secure" yaml:"secure"`
 	DisableDefaultAdminNetworkConnections bool   `json:"disableDefaultAdminNetworkConnections" yaml:"disableDefaultAdminNetworkConnections"`
+	AllowNestedPermissions                bool   `json:"allowNestedPermissions" yaml:"allowNestedPermissions"`
 	Services                              struct {
 		Data struct {
 			Config struct {
@@ -89,6 +90,7 @@ func ParseConfig(data []byte, format string) (Config, error) {
 		Transport:      fc.Services.Transport.Config,
 		HTTPExclusions: fc.Services.Connect.Config.Middleware.Security.Exclusions,
 	}
+	cfg.AllowNestedPermissions = fc.AllowNestedPermissions
 	if fc.DisableDefaultAdminNetworkConnections {
 		cfg.Security.DisableDefaultAdminNetworkConnections = true
 	}

@@ -1,6 +1,7 @@
 package happn
 
 import (
+	"context"
 	"encoding/json"
 
 	"github.com/happner-go/happner/happn/security"
@@ -159,6 +160,9 @@ func (s *Server) publish(p *publication) publishResult {
 			seen[k] = struct{}{}
 		}
 		if len(p.targets) > 0 && !contains(p.targets, sub.session.id) {
+			continue
+		}
+		if sub.nested && !s.permitted(context.Background(), sub.as, p.path, "on") {
 			continue
 		}
 		if p.noCluster && sub.session.isPeer() {

@@ -71,6 +71,31 @@ func (s *Server) authorize(ctx context.Context, sess *Session, path, action stri
 	return as, nil
 }
 
+// authorizeNested authorises a get or on, allowing a "/**" request that the
+// user may only partly see when nested permissions are on. nested reports
+// that results must then be filtered item by item.
+func (s *Server) authorizeNested(ctx context.Context, sess *Session, path, action string, opts *requestOptions) (as *security.Session, nested bool, err error) {
+	as, err = s.authorize(ctx, sess, path, action, opts)
+	if err == nil || !s.cfg.AllowNestedPermissions || !strings.HasSuffix(path, "/**") {
+		return as, false, err
+	}
+	var de *disconnectError
+	if errors.As(err, &de) {
+		return nil, false, err
+	}
+	sec := sess.securitySession()
+	allowed, _, nerr := s.sec.NestedPermissions(ctx, sec, path, action)
+	if nerr != nil || len(allowed) == 0 {
+		return nil, false, err
+	}
+	return sec, true, nil
+}
+
+// permitted reports whether a nested request's identity may see path.
+func (s *Server) permitted(ctx context.Context, as *security.Session, path, action string) bool {
+	return s.sec.Authorize(ctx, as, path, action) == nil
+}
+
 // loginData is the data of a login request (wire-protocol.md §3.4).
 type loginData struct {
 	Username  string          `json:"username"`
@@ -287,6 +312,10 @@ func (s *Server) securityChanged(c security.Change) {
 			continue
 		}
 		s.subs.remove(sess, func(x *subscription) bool {
+			if x.nested {
+				allowed, _, err := s.sec.NestedPermissions(ctx, sec, x.authPath, "on")
+				return err != nil || len(allowed) == 0
+			}
 			return s.sec.Authorize(ctx, sec, x.authPath, "on") != nil
 		})
 		if c.Event == "lookup-table-changed" || c.Event == "lookup-permission-changed" {

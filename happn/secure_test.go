@@ -298,3 +298,49 @@ func TestOnBehalfOf(t *testing.T) {
 		t.Fatalf("a user without delegate rights acted on behalf of another: %v", err)
 	}
 }
+
+func TestNestedPermissions(t *testing.T) {
+	srv := secureServer(t, Config{AllowNestedPermissions: true})
+	ctx := context.Background()
+	sec := srv.Security()
+	if err := sec.UpsertPermission(ctx, "readers", "/tree/alice/*", "get", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := sec.UpsertPermission(ctx, "readers", "/tree/alice/*", "on", true); err != nil {
+		t.Fatal(err)
+	}
+	admin := connect(t, srv, "_ADMIN", "happn")
+	for _, p := range []string{"/tree/alice/a", "/tree/bob/b"} {
+		if _, err := admin.Set(ctx, p, map[string]int{"v": 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := connect(t, srv, "alice", "secret")
+	res, err := alice.Get(ctx, "/tree/**")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Items) != 1 || res.Items[0].Meta.Path != "/tree/alice/a" {
+		t.Fatalf("nested get returned %+v", res.Items)
+	}
+	events := make(chan string, 4)
+	if _, err := alice.On(ctx, "/tree/**", client.OnOptions{}, func(e client.Event) { events <- e.Meta.Path }); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/tree/bob/c", "/tree/alice/d"} {
+		if _, err := admin.Set(ctx, p, map[string]int{"v": 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case p := <-events:
+		if p != "/tree/alice/d" {
+			t.Fatalf("nested subscription delivered %s", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+	// without any permission below, the request is refused
+	_, err = alice.Get(ctx, "/other/**")
+	wantDenied(t, err, "unauthorized")
+}

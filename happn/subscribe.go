@@ -49,7 +49,8 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	if !ok {
 		return plainError("Bad path, a subscription path must start with /ALL@, /SET@ or /REMOVE@: %s", req.path)
 	}
-	if _, err := s.authorize(ctx, sess, key, "on", opts); err != nil {
+	as, nested, err := s.authorizeNested(ctx, sess, key, "on", opts)
+	if err != nil {
 		return err
 	}
 	sub := &subscription{
@@ -59,6 +60,8 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		channel:  req.path,
 		path:     key,
 		authPath: key,
+		nested:   nested,
+		as:       as,
 		merge:    opts.Merge,
 		meta:     opts.Meta,
 		options:  req.Options,
@@ -92,6 +95,15 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	if err != nil {
 		s.subs.remove(sess, func(x *subscription) bool { return x == sub })
 		return SystemError(err, "SubscriptionService")
+	}
+	if nested {
+		kept := recs[:0]
+		for _, r := range recs {
+			if s.permitted(ctx, as, r.Path, "get") {
+				kept = append(kept, r)
+			}
+		}
+		recs = kept
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"data":[`...)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/pathmatch"
 )
 
@@ -37,8 +38,10 @@ type subscription struct {
 	channel  string // the channel exactly as the client sent it
 	path     string // the path publications are matched against
 	authPath string // the subscribed path as authorised (after '@')
-	depth    int    // variable depth for a trailing "/**", 0 otherwise
-	merge    bool   // deliver the raw request data (merge subscriptions)
+	nested   bool   // allowed by nested permissions: check each publication
+	as       *security.Session
+	depth    int  // variable depth for a trailing "/**", 0 otherwise
+	merge    bool // deliver the raw request data (merge subscriptions)
 	meta     json.RawMessage
 	options  json.RawMessage
 }
