@@ -220,6 +220,37 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// Listen opens one more listener on address ("host:port", port 0 for any)
+// that serves exactly what the main one serves, and returns its address.
+// A cluster member uses it to open its client port once it is ready, after
+// peers have been connecting to the main port. Start must have been called.
+func (s *Server) Listen(ctx context.Context, address string) (string, error) {
+	if s.httpSrv == nil {
+		return "", errors.New("happn: Listen before Start")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", address)
+	if err != nil {
+		return "", fmt.Errorf("happn: listen on %s: %w", address, err)
+	}
+	if s.cfg.Transport.Mode == "https" {
+		tcfg, err := s.cfg.Transport.tlsConfig()
+		if err != nil {
+			_ = ln.Close()
+			return "", err
+		}
+		ln = tls.NewListener(ln, tcfg)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("happn: serve failed", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
 // Addr returns the address the server listens on ("127.0.0.1:55000"), or
 // "" before Start.
 func (s *Server) Addr() string {

@@ -325,3 +325,24 @@ func TestSessionEvents(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+func TestAdditionalListener(t *testing.T) {
+	srv := startServer(t, Config{})
+	addr, err := srv.Listen(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr == srv.Addr() {
+		t.Fatal("same address")
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/primus", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, ws: ws}
+	defer ws.Close()
+	c.send(`{"action":"describe","eventId":1,"data":null}`)
+	if m := meta(c.recvJSON()); m["status"] != "ok" {
+		t.Fatalf("describe on the second listener: %v", m)
+	}
+}
