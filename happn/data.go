@@ -63,7 +63,6 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 		created: rec.Created, modified: rec.Modified,
 		as: as,
 	}
-	itemMeta := appendItemMeta(nil, rec)
 	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
 		if opts.NoDataResponse {
 			b := make([]byte, 0, 128)
@@ -78,7 +77,7 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 			b = append(b, results...)
 			return append(b, "}}"...)
 		}
-		return okFrame(sess, req, rec.Data, append(itemMeta, results...), published)
+		return itemFrame(sess, req, rec.Data, rec, results, published)
 	})
 	return nil
 }
@@ -173,7 +172,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 			sess.send(okFrame(sess, req, nil, nil, false))
 			return nil
 		}
-		sess.send(okFrame(sess, req, rec.Data, appendItemMeta(nil, rec), false))
+		sess.send(itemFrame(sess, req, rec.Data, rec, nil, false))
 		return nil
 	}
 	recs, err := s.store.Find(ctx, req.path, q)

@@ -291,12 +291,26 @@ func unquote(raw []byte) (s string, ok bool) {
 	return s, true
 }
 
+// knownActions maps the quoted names of the actions to interned strings.
+var knownActions = func() map[string]string {
+	m := map[string]string{}
+	for _, a := range []string{"set", "get", "count", "remove", "on", "off", "ack", "login", "describe",
+		"configure-session", "request-nonce", "revoke-token", "change-password", "disconnect-child-sessions"} {
+		m[`"`+a+`"`] = a
+	}
+	return m
+}()
+
 // parseRequest decodes a request frame. Raw values are slices of frame,
 // which the request therefore keeps alive.
 func parseRequest(frame []byte, req *request) error {
 	return eachMember(frame, func(key, value []byte) error {
 		switch {
 		case keyIs(key, "action"):
+			if a, ok := knownActions[string(value)]; ok {
+				req.Action = a // no allocation for the usual actions
+				return nil
+			}
 			s, ok := unquote(value)
 			if !ok {
 				return fmt.Errorf("action must be a string")

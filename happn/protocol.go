@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/happner-go/happner/store"
 )
 
 // request is a client → server message (wire-protocol.md §2.1).
@@ -239,12 +241,29 @@ func appendProtocol(b []byte, sess *Session) []byte {
 // okFrame builds a reply {data, _meta:{<itemMeta>, type, status, …}}.
 // data nil is sent as null; itemMeta is a list of members without braces.
 func okFrame(sess *Session, req *request, data []byte, itemMeta []byte, published bool) []byte {
-	b := make([]byte, 0, len(data)+len(itemMeta)+192)
+	return itemFrame(sess, req, data, nil, itemMeta, published)
+}
+
+// itemFrame is okFrame for a stored item: the item's _meta members are
+// written straight into the frame, then extra members (without braces).
+func itemFrame(sess *Session, req *request, data []byte, rec *store.Record, extra []byte, published bool) []byte {
+	size := len(data) + len(extra) + 160 + len(sess.protocol)
+	if req != nil {
+		size += len(req.EventID) + len(req.SessionID) + len(req.Action)
+	}
+	if rec != nil {
+		size += len(rec.Path) + len(rec.ModifiedBy) + 64
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"data":`...)
 	b = appendRaw(b, data)
 	b = append(b, `,"_meta":{`...)
-	if len(itemMeta) > 0 {
-		b = append(b, itemMeta...)
+	if rec != nil {
+		b = appendItemMeta(b, rec)
+		b = append(b, ',')
+	}
+	if len(extra) > 0 {
+		b = append(b, trimComma(extra)...)
 		b = append(b, ',')
 	}
 	b = appendResponseMeta(b, sess, req, "ok", published)

@@ -262,8 +262,18 @@ func TestPermissionRemovedStopsEvents(t *testing.T) {
 	if err := srv.Security().RemovePermission(ctx, "readers", "/public/*", "on"); err != nil {
 		t.Fatal(err)
 	}
-	// the change is applied in order; a later write must not reach alice
-	time.Sleep(100 * time.Millisecond)
+	// the change is applied asynchronously: wait until alice's
+	// subscription is gone, then a write must not reach her
+	srv.mu.Lock()
+	aliceSess := srv.sessions[alice.Session().ID]
+	srv.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(srv.subs.sessionSubscriptions(aliceSess)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscription outlived the permission")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if _, err := admin.Set(ctx, "/public/two", map[string]int{"v": 2}); err != nil {
 		t.Fatal(err)
 	}
