@@ -63,7 +63,7 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 	t := v.Type()
 	for i := 0; i < t.NumMethod(); i++ {
 		mt := t.Method(i)
-		if !mt.IsExported() || mt.Name == "HappnerSchema" {
+		if !mt.IsExported() || mt.Name == "HappnerSchema" || mt.Name == "HappnerStatic" {
 			continue
 		}
 		m, ok := newMethod(mt.Name, v.Method(i))

@@ -37,8 +37,15 @@ type Config struct {
 	// started; ParseConfig fills it with the file's order. Components not
 	// listed follow in name order.
 	ComponentOrder []string
-	// Web is the web section (routes, middleware), kept for the web layer.
+	// Web is the web section: routes ({"/mount": "component/route"}) and
+	// middleware ([{"component", "methods"}]) (mesh.md §7.2-7.3).
 	Web json.RawMessage
+	// WebFuncs are the Go functions of the web section: global middleware
+	// and root routes, mounted before Web's entries and the components.
+	WebFuncs WebFuncs
+	// Authenticator backs REST logins, web origins and the REST
+	// component's authorisation; secure meshes need one.
+	Authenticator Authenticator
 	// ListenFirst listens as soon as the data layer is up, before the
 	// components exist (clients then see initializing:true and wait).
 	ListenFirst bool
@@ -106,7 +113,10 @@ type ComponentConfig struct {
 	Events map[string]any `json:"events,omitempty"`
 	// Data is copied into the description; data.routes select datastores.
 	Data map[string]any `json:"data,omitempty"`
-	// Web holds web routes, for the web layer.
+	// Web holds {"routes": {route: "method" | ["mw1", "mw2"]}}: methods of
+	// the module with a web signature (see [Middleware]) or "static"
+	// ([StaticFS]), mounted at /<mesh>/<component>/<route> and
+	// /<component>/<route> (mesh.md §7.1).
 	Web json.RawMessage `json:"web,omitempty"`
 	// Dependencies are the component's dependencies (clusters).
 	Dependencies map[string]any `json:"dependencies,omitempty"`

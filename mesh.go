@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,8 @@ type Mesh struct {
 	secure bool
 
 	srv     *happn.Server
+	web     *web
+	auth    Authenticator
 	admin   *client.Client
 	adminID string
 
@@ -110,6 +113,8 @@ func newMesh(cfg Config) (*Mesh, error) {
 func (m *Mesh) initialize(ctx context.Context) error {
 	hc := m.cfg.Happn
 	hc.Name = m.cfg.Name
+	// REST does its own authorisation; the client bundle is public.
+	hc.HTTPExclusions = append(slices.Clone(hc.HTTPExclusions), "/api/client", "/primus/*", "/rest/login", "/rest/method/*")
 	if hc.Logger == nil {
 		hc.Logger = m.log
 	}
@@ -124,6 +129,11 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	if m.domain == "" {
 		m.domain = m.name
 	}
+	m.auth = m.cfg.Authenticator
+	if m.web, err = newWeb(m); err != nil {
+		return err
+	}
+	srv.Handle("/", m.web)
 	if m.cfg.ListenFirst {
 		if err := m.listen(ctx); err != nil {
 			return err
@@ -155,8 +165,11 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	if err := m.addElement(ctx, "api", ModuleConfig{Instance: &apiModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
 		return err
 	}
+	if err := m.addElement(ctx, "rest", ModuleConfig{Instance: restModule{}, Version: Version}, restComponentConfig()); err != nil {
+		return err
+	}
 	for _, name := range m.cfg.componentOrder() {
-		if name == "api" {
+		if name == "api" || name == "rest" {
 			continue
 		}
 		cc := m.cfg.Components[name]
@@ -168,6 +181,10 @@ func (m *Mesh) initialize(ctx context.Context) error {
 			modName = name
 		}
 		mc := m.cfg.Modules[modName]
+		if name == "data" {
+			// The shared data component is always the system module.
+			modName, mc = "data", ModuleConfig{Instance: dataModule{}, Version: Version}
+		}
 		if err := m.addElement(ctx, name, mc, cc, modName); err != nil {
 			return err
 		}
@@ -433,6 +450,13 @@ func (m *Mesh) addElement(ctx context.Context, name string, mc ModuleConfig, cc 
 		return err
 	}
 	c.log = m.log.With("component", name)
+	layers, err := m.web.componentRoutes(c)
+	if err != nil {
+		return err
+	}
+	if err := m.applyDataRoutes(c); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	if _, exists := m.components[name]; exists {
 		m.mu.Unlock()
@@ -442,6 +466,7 @@ func (m *Mesh) addElement(ctx context.Context, name string, mc ModuleConfig, cc 
 	m.components[name] = c
 	m.order = append(m.order, name)
 	m.mu.Unlock()
+	m.web.attach(layers)
 	return nil
 }
 
@@ -504,6 +529,9 @@ func (m *Mesh) removeComponent(name string) *component {
 		return nil
 	}
 	delete(m.components, name)
+	if m.web != nil {
+		m.web.detach(name)
+	}
 	for i, n := range m.order {
 		if n == name {
 			m.order = append(m.order[:i:i], m.order[i+1:]...)
