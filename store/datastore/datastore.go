@@ -9,7 +9,12 @@ import (
 	"github.com/happner-go/happner/store"
 	"github.com/happner-go/happner/store/bolt"
 	"github.com/happner-go/happner/store/memory"
+	"github.com/happner-go/happner/store/postgres"
 )
+
+// postgresNames are the provider names that open the PostgreSQL store,
+// with settings {url | connectionString, table, poolSize}.
+var postgresNames = map[string]bool{"postgres": true, "postgresql": true, "pg": true}
 
 // Options tune [Open].
 type Options struct {
@@ -36,6 +41,9 @@ func OpenOne(c store.DatastoreConfig, opts Options) (store.Store, error) {
 		if strings.ToLower(k) == name {
 			return open(c)
 		}
+	}
+	if postgresNames[name] {
+		return postgres.Opener(postgres.Options{})(c)
 	}
 	kind, err := store.ResolveProvider(c)
 	if err != nil {
