@@ -1,0 +1,342 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/store"
+)
+
+// Defaults of the membership options (cluster.md Appendix A, variant 2, and
+// the seed README).
+const (
+	DefaultClusterName             = "happn-cluster"
+	DefaultServiceName             = "default-service"
+	DefaultDiscoverTimeout         = 60 * time.Second
+	DefaultPulseInterval           = time.Second
+	DefaultMemberScanningInterval  = 3 * time.Second
+	DefaultScanningErrorThreshold  = 3
+	DefaultStaleMemberThreshold    = 5 * time.Second
+	DefaultStabiliseTimeout        = 120 * time.Second
+	DefaultSecurityReplicatePeriod = 3 * time.Second
+	DefaultRequestTimeout          = 60 * time.Second
+	DefaultResponseTimeout         = 120 * time.Second
+	// DefaultClusterUsername is the user members log into each other as
+	// when no clusterUsername is configured (happn's admin user).
+	DefaultClusterUsername = "_ADMIN"
+)
+
+// Config configures one cluster member in the shape of a happner-cluster
+// config: the mesh config (name, domain, happn, modules, components), the
+// cluster section, the membership service config and the client port.
+type Config struct {
+	happner.Config
+
+	// Cluster is happner-cluster's "cluster" section.
+	Cluster Options
+	// Membership is happn.services.membership.config.
+	Membership MembershipConfig
+	// Proxy is the client-facing port (happn.services.proxy.config): it
+	// opens only once the member is stable and its components started.
+	Proxy ProxyConfig
+	// SharedStore is the store every member of the cluster shares. When
+	// nil it is opened from Happn.Datastores (a "postgres" provider for a
+	// real cluster); when those are empty too, a private in-memory store
+	// is used, which makes a cluster of one. Several members in one
+	// process share one store by passing the same value (the embedded
+	// default). A store given here is not closed by Stop.
+	SharedStore store.Store
+}
+
+// Options is happner-cluster's "cluster" config section.
+type Options struct {
+	// RequestTimeout and ResponseTimeout bound exchange calls to other
+	// members (used by the remote-component layer).
+	RequestTimeout  time.Duration
+	ResponseTimeout time.Duration
+	// DependenciesSatisfiedDeferListen keeps the client port closed until
+	// brokered dependencies are satisfied (used by the broker layer).
+	DependenciesSatisfiedDeferListen bool
+}
+
+// ProxyConfig is where the member accepts clients.
+type ProxyConfig struct {
+	// Host to listen on; default the happn host.
+	Host string
+	// Port to listen on; 0 picks a free port.
+	Port int
+}
+
+// MembershipConfig is happn.services.membership.config: the membership
+// registry kept in the shared store.
+type MembershipConfig struct {
+	// DeploymentID is the unique id of the deployment (required).
+	DeploymentID string
+	// ClusterName is the (sub-)cluster within the deployment; default
+	// "happn-cluster".
+	ClusterName string
+	// ServiceName is the service this member provides; default
+	// "default-service".
+	ServiceName string
+	// Host is the host other members reach this member at; default the
+	// happn host, or the first non-loopback IPv4 address when that is
+	// 0.0.0.0 (127.0.0.1 when there is none).
+	Host string
+	// DiscoverTimeout bounds the wait for Dependencies; default 60s.
+	DiscoverTimeout time.Duration
+	// PulseInterval is how often the member's record is written; default 1s.
+	PulseInterval time.Duration
+	// MemberScanningInterval is how often the registry is read; default 3s.
+	MemberScanningInterval time.Duration
+	// MemberScanningErrorThreshold is how many pulse or scan errors in a
+	// row are tolerated before the member reports FAILED_PULSE; default 3.
+	MemberScanningErrorThreshold int
+	// StaleMemberThreshold: a record not pulsed for this long is dropped;
+	// default 5s, and never less than three pulse intervals.
+	StaleMemberThreshold time.Duration
+	// StabiliseTimeout bounds the wait for every peer to be connected both
+	// ways after discovery; default 120s.
+	StabiliseTimeout time.Duration
+	// Dependencies are the members (per service name, other than this
+	// one) that must be present before the member proceeds.
+	Dependencies map[string]int
+	// ReplicationPaths are the event paths replicated between members.
+	// nil means every event; a list adds the mesh's /_events/<domain>/**
+	// paths; an empty non-nil list (or false in a file) turns event
+	// replication off (security changes are still replicated).
+	ReplicationPaths []string
+	// SecurityChangeSetReplicateInterval is how often security changes
+	// are sent to the other members; default 3s.
+	SecurityChangeSetReplicateInterval time.Duration
+	// ClusterUsername and ClusterPassword are the credentials members log
+	// into each other with on secure clusters; default _ADMIN and the
+	// happn admin password.
+	ClusterUsername string
+	ClusterPassword string
+	// ClusterPrivateKey and ClusterPublicKey log in with a key pair instead.
+	ClusterPrivateKey string
+	ClusterPublicKey  string
+}
+
+// withDefaults returns c with the defaults applied.
+func (c MembershipConfig) withDefaults() MembershipConfig {
+	if c.ClusterName == "" {
+		c.ClusterName = DefaultClusterName
+	}
+	if c.ServiceName == "" {
+		c.ServiceName = DefaultServiceName
+	}
+	if c.DiscoverTimeout <= 0 {
+		c.DiscoverTimeout = DefaultDiscoverTimeout
+	}
+	if c.PulseInterval <= 0 {
+		c.PulseInterval = DefaultPulseInterval
+	}
+	if c.MemberScanningInterval <= 0 {
+		c.MemberScanningInterval = DefaultMemberScanningInterval
+	}
+	if c.MemberScanningErrorThreshold <= 0 {
+		c.MemberScanningErrorThreshold = DefaultScanningErrorThreshold
+	}
+	if c.StaleMemberThreshold <= 0 {
+		c.StaleMemberThreshold = DefaultStaleMemberThreshold
+	}
+	if c.StaleMemberThreshold < 3*c.PulseInterval {
+		c.StaleMemberThreshold = 3 * c.PulseInterval
+	}
+	if c.StabiliseTimeout <= 0 {
+		c.StabiliseTimeout = DefaultStabiliseTimeout
+	}
+	if c.SecurityChangeSetReplicateInterval <= 0 {
+		c.SecurityChangeSetReplicateInterval = DefaultSecurityReplicatePeriod
+	}
+	if c.ClusterUsername == "" {
+		c.ClusterUsername = DefaultClusterUsername
+	}
+	return c
+}
+
+// validate checks what the registry paths are built from.
+func (c MembershipConfig) validate() error {
+	if c.DeploymentID == "" {
+		return errors.New("cluster: services.membership.config.deploymentId not set")
+	}
+	for k, v := range map[string]string{"deploymentId": c.DeploymentID, "clusterName": c.ClusterName, "serviceName": c.ServiceName} {
+		if strings.ContainsAny(v, "/*") {
+			return fmt.Errorf("cluster: services.membership.config.%s %q may not contain '/' or '*'", k, v)
+		}
+	}
+	for svc, n := range c.Dependencies {
+		if n < 0 {
+			return fmt.Errorf("cluster: services.membership.config.dependencies.%s must not be negative", svc)
+		}
+	}
+	return nil
+}
+
+// fileConfig is the cluster-specific part of a config file.
+type fileConfig struct {
+	Cluster struct {
+		RequestTimeout                   *int64 `json:"requestTimeout"`
+		ResponseTimeout                  *int64 `json:"responseTimeout"`
+		DependenciesSatisfiedDeferListen bool   `json:"dependenciesSatisfiedDeferListen"`
+	} `json:"cluster"`
+	Happn struct {
+		Services struct {
+			Membership struct {
+				Config fileMembership `json:"config"`
+			} `json:"membership"`
+			Proxy struct {
+				Config struct {
+					Host string `json:"host"`
+					Port *int   `json:"port"`
+				} `json:"config"`
+			} `json:"proxy"`
+		} `json:"services"`
+	} `json:"happn"`
+}
+
+type fileMembership struct {
+	DeploymentID                       string          `json:"deploymentId"`
+	ClusterName                        string          `json:"clusterName"`
+	ServiceName                        string          `json:"serviceName"`
+	Host                               string          `json:"host"`
+	DiscoverTimeoutMs                  int64           `json:"discoverTimeoutMs"`
+	PulseIntervalMs                    int64           `json:"pulseIntervalMs"`
+	MemberScanningIntervalMs           int64           `json:"memberScanningIntervalMs"`
+	MemberScanningErrorThreshold       int             `json:"memberScanningErrorThreshold"`
+	StaleMemberThresholdMs             int64           `json:"staleMemberThresholdMs"`
+	StabiliseTimeoutMs                 int64           `json:"stabiliseTimeoutMs"`
+	Dependencies                       map[string]int  `json:"dependencies"`
+	ReplicationPaths                   json.RawMessage `json:"replicationPaths"`
+	SecurityChangeSetReplicateInterval int64           `json:"securityChangeSetReplicateInterval"`
+	SecurityChangesetReplicateInterval int64           `json:"securityChangesetReplicateInterval"`
+	ClusterUsername                    string          `json:"clusterUsername"`
+	ClusterPassword                    string          `json:"clusterPassword"`
+	ClusterPrivateKey                  string          `json:"clusterPrivateKey"`
+	ClusterPublicKey                   string          `json:"clusterPublicKey"`
+}
+
+func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// ParseConfig reads a member config in the seed README's shape from JSON,
+// or YAML when format is "yaml"/"yml" or the data does not start with '{'.
+// The happn port defaults to 0 (any free port), as in the seed README.
+func ParseConfig(data []byte, format string) (Config, error) {
+	format = strings.TrimPrefix(strings.ToLower(format), ".")
+	trimmed := bytes.TrimSpace(data)
+	if format != "json" && (format == "yaml" || format == "yml" || !bytes.HasPrefix(trimmed, []byte("{"))) {
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return Config{}, fmt.Errorf("cluster: reading config: %w", err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("cluster: reading config: %w", err)
+		}
+		// happner.ParseConfig keeps YAML mapping order itself; give it
+		// the original text.
+		mc, err := happner.ParseConfig(data, "yaml")
+		if err != nil {
+			return Config{}, fmt.Errorf("cluster: %w", err)
+		}
+		return parseRest(mc, b)
+	}
+	mc, err := happner.ParseConfig(data, "json")
+	if err != nil {
+		return Config{}, fmt.Errorf("cluster: %w", err)
+	}
+	return parseRest(mc, data)
+}
+
+func parseRest(mc happner.Config, jsonData []byte) (Config, error) {
+	var fc fileConfig
+	if err := json.Unmarshal(jsonData, &fc); err != nil {
+		return Config{}, fmt.Errorf("cluster: reading config: %w", err)
+	}
+	var top struct {
+		Happn map[string]json.RawMessage `json:"happn"`
+	}
+	_ = json.Unmarshal(jsonData, &top)
+	if _, ok := top.Happn["port"]; !ok {
+		mc.Happn.Port = 0
+	}
+	cfg := Config{Config: mc}
+	if fc.Cluster.RequestTimeout != nil {
+		cfg.Cluster.RequestTimeout = ms(*fc.Cluster.RequestTimeout)
+	}
+	if fc.Cluster.ResponseTimeout != nil {
+		cfg.Cluster.ResponseTimeout = ms(*fc.Cluster.ResponseTimeout)
+	}
+	cfg.Cluster.DependenciesSatisfiedDeferListen = fc.Cluster.DependenciesSatisfiedDeferListen
+	p := fc.Happn.Services.Proxy.Config
+	cfg.Proxy.Host = p.Host
+	if p.Port != nil {
+		cfg.Proxy.Port = *p.Port
+	}
+	f := fc.Happn.Services.Membership.Config
+	m := MembershipConfig{
+		DeploymentID: f.DeploymentID, ClusterName: f.ClusterName, ServiceName: f.ServiceName, Host: f.Host,
+		DiscoverTimeout: ms(f.DiscoverTimeoutMs), PulseInterval: ms(f.PulseIntervalMs),
+		MemberScanningInterval: ms(f.MemberScanningIntervalMs), MemberScanningErrorThreshold: f.MemberScanningErrorThreshold,
+		StaleMemberThreshold: ms(f.StaleMemberThresholdMs), StabiliseTimeout: ms(f.StabiliseTimeoutMs),
+		Dependencies:                       f.Dependencies,
+		SecurityChangeSetReplicateInterval: ms(f.SecurityChangeSetReplicateInterval),
+		ClusterUsername:                    f.ClusterUsername, ClusterPassword: f.ClusterPassword,
+		ClusterPrivateKey: f.ClusterPrivateKey, ClusterPublicKey: f.ClusterPublicKey,
+	}
+	if m.SecurityChangeSetReplicateInterval == 0 {
+		m.SecurityChangeSetReplicateInterval = ms(f.SecurityChangesetReplicateInterval)
+	}
+	paths, err := parseReplicationPaths(f.ReplicationPaths)
+	if err != nil {
+		return Config{}, err
+	}
+	m.ReplicationPaths = paths
+	cfg.Membership = m
+	return cfg, nil
+}
+
+// parseReplicationPaths reads replicationPaths: absent/null = nil (all),
+// false = [] (none), a string or an array of strings.
+func parseReplicationPaths(raw json.RawMessage) ([]string, error) {
+	s := strings.TrimSpace(string(raw))
+	switch s {
+	case "", "null":
+		return nil, nil
+	case "false":
+		return []string{}, nil
+	case "true":
+		return nil, nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, errors.New("cluster: services.membership.config.replicationPaths must be an array of paths or false")
+	}
+	if list == nil {
+		list = []string{}
+	}
+	return list, nil
+}
+
+// LoadConfigFile reads a JSON or YAML member config file (by extension).
+func LoadConfigFile(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("cluster: %w", err)
+	}
+	return ParseConfig(b, filepath.Ext(path))
+}

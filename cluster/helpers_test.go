@@ -1,0 +1,108 @@
+package cluster
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/store"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// testConfig is a member config with short intervals on a shared store.
+func testConfig(dep, service string, deps map[string]int, shared store.Store) Config {
+	var c Config
+	c.Domain = "DOMAIN_NAME"
+	c.Logger = quiet
+	c.Happn.Host = "127.0.0.1"
+	c.SharedStore = shared
+	c.Membership = MembershipConfig{
+		DeploymentID: dep, ServiceName: service, Dependencies: deps,
+		PulseInterval: 50 * time.Millisecond, MemberScanningInterval: 100 * time.Millisecond,
+		StaleMemberThreshold: 600 * time.Millisecond, DiscoverTimeout: 5 * time.Second,
+		StabiliseTimeout:                   5 * time.Second,
+		SecurityChangeSetReplicateInterval: 50 * time.Millisecond,
+	}
+	return c
+}
+
+// emitter is a component that emits events.
+type emitter struct{}
+
+// Fire emits key, locally only when local is set.
+func (emitter) Fire(h *happner.Happn, key string, local bool) error {
+	if local {
+		return h.EmitLocal(key, map[string]any{"key": key})
+	}
+	return h.Emit(key, map[string]any{"key": key})
+}
+
+func withEmitter(c Config) Config {
+	c.Modules = map[string]happner.ModuleConfig{"emitter": {Instance: emitter{}, Version: "1.0.0"}}
+	c.Components = map[string]happner.ComponentConfig{"emitter": {}}
+	return c
+}
+
+// startAll creates members concurrently and stops them when the test ends.
+func startAll(t *testing.T, cfgs ...Config) []*Member {
+	t.Helper()
+	out := make([]*Member, len(cfgs))
+	errs := make([]error, len(cfgs))
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for i, c := range cfgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = Create(ctx, c)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if out[i] != nil {
+			m := out[i]
+			t.Cleanup(func() { _ = m.Stop(context.Background()) })
+		}
+		if err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// eventually polls cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func peerNames(m *Member) []string {
+	var out []string
+	for _, p := range m.Peers() {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

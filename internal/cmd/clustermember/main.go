@@ -1,0 +1,90 @@
+// Command clustermember runs one cluster member on a PostgreSQL shared
+// store, for tests that need members in separate processes (crash tests:
+// the test SIGKILLs it). Once the member is stable it prints one line
+//
+//	READY <name> <memberId> <clientAddr> <url>
+//
+// and runs until SIGINT or SIGTERM, when it leaves the cluster cleanly.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/store"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "clustermember:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		dsn     = flag.String("dsn", "", "PostgreSQL DSN of the shared store (required)")
+		dep     = flag.String("deployment", "", "deploymentId (required)")
+		name    = flag.String("name", "", "member name (default: generated)")
+		domain  = flag.String("domain", "DOMAIN_NAME", "mesh domain")
+		service = flag.String("service", "default-service", "serviceName")
+		deps    = flag.String("deps", "", "dependencies: service=count,...")
+		pulse   = flag.Duration("pulse", 100*time.Millisecond, "pulse interval")
+		scan    = flag.Duration("scan", 100*time.Millisecond, "member scanning interval")
+		stale   = flag.Duration("stale", time.Second, "stale member threshold")
+		disc    = flag.Duration("discover", 20*time.Second, "discover timeout")
+		verbose = flag.Bool("v", false, "log at info level")
+	)
+	flag.Parse()
+	if *dsn == "" || *dep == "" {
+		return fmt.Errorf("-dsn and -deployment are required")
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg := cluster.Config{}
+	cfg.Name = *name
+	cfg.Domain = *domain
+	cfg.Logger = logger
+	cfg.Happn.Host = "127.0.0.1"
+	cfg.Happn.Datastores = []store.DatastoreConfig{{
+		Name: "shared", Provider: "postgres", IsDefault: true, Settings: map[string]any{"url": *dsn},
+	}}
+	cfg.Membership = cluster.MembershipConfig{
+		DeploymentID: *dep, ServiceName: *service, PulseInterval: *pulse, MemberScanningInterval: *scan,
+		StaleMemberThreshold: *stale, DiscoverTimeout: *disc, SecurityChangeSetReplicateInterval: 50 * time.Millisecond,
+	}
+	if *deps != "" {
+		cfg.Membership.Dependencies = map[string]int{}
+		for _, kv := range strings.Split(*deps, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			n, err := strconv.Atoi(v)
+			if !ok || err != nil {
+				return fmt.Errorf("bad -deps entry %q (want service=count)", kv)
+			}
+			cfg.Membership.Dependencies[k] = n
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m, err := cluster.Create(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("READY %s %s %s %s\n", m.Name(), m.MemberID(), m.ClientAddr(), m.URL())
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return m.Stop(sctx)
+}
