@@ -26,6 +26,32 @@ type publication struct {
 	targets     []string        // options.targetClients
 	noCluster   bool
 	as          *security.Session // the identity the write acted as (onBehalfOf)
+	origin      *Origin           // an explicit eventOrigin (Server.Publish)
+	publisherID string            // an explicit publisher session id (Server.Publish)
+}
+
+// publisherSessionID is the session id a publication reports.
+func (p *publication) publisherSessionID() string {
+	if p.publisherID != "" {
+		return p.publisherID
+	}
+	return p.publisher.id
+}
+
+// eventOrigin is the publication's _meta.eventOrigin, nil when none.
+func (p *publication) eventOrigin() *Origin {
+	if p.origin != nil {
+		return p.origin
+	}
+	u := p.publisher.sessionUser()
+	if u == nil {
+		return nil
+	}
+	name := u.Username
+	if p.as != nil {
+		name = p.as.Username
+	}
+	return &Origin{Username: name, ID: p.publisher.id}
 }
 
 // publishResult counts a publication's deliveries.
@@ -147,11 +173,24 @@ func (s *Server) publish(p *publication) publishResult {
 		common, commonMerge []byte
 		frames              []cachedFrame
 		seen                map[recipientKey]struct{}
+		view                *Publication
 	)
 	if len(list) > 1 {
 		seen = make(map[recipientKey]struct{}, len(list))
 	}
 	for _, sub := range list {
+		if sub.deliver != nil {
+			// an in-process subscriber: a Go call, no frame, not deduplicated
+			if sub.noPeers && p.publisher.isPeer() || len(p.targets) > 0 {
+				continue
+			}
+			if view == nil {
+				view = publicationView(p)
+			}
+			sub.deliver(view)
+			res.successful++
+			continue
+		}
 		if seen != nil {
 			k := recipientKey{sub.session, sub.channel}
 			if _, dup := seen[k]; dup {
@@ -238,7 +277,7 @@ func (s *Server) publicationPrefix(p *publication, data json.RawMessage) []byte 
 	b = append(b, `,"_meta":{"action":`...)
 	b = appendString(b, "/"+p.op.String()+"@"+p.path)
 	b = append(b, `,"type":"data","sessionId":`...)
-	b = appendString(b, p.publisher.id)
+	b = appendString(b, p.publisherSessionID())
 	b = append(b, `,"consistency":`...)
 	b = strconv.AppendInt(b, int64(p.consistency), 10)
 	b = append(b, `,"publicationId":`...)
@@ -265,15 +304,11 @@ func (s *Server) publicationPrefix(p *publication, data json.RawMessage) []byte 
 			}
 		}
 	}
-	if u := p.publisher.sessionUser(); u != nil {
-		name := u.Username
-		if p.as != nil {
-			name = p.as.Username
-		}
+	if o := p.eventOrigin(); o != nil {
 		b = append(b, `,"eventOrigin":{"username":`...)
-		b = appendString(b, name)
+		b = appendString(b, o.Username)
 		b = append(b, `,"id":`...)
-		b = appendString(b, p.publisher.id)
+		b = appendString(b, o.ID)
 		b = append(b, '}')
 	}
 	return b

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,7 +51,11 @@ type Server struct {
 	subscribeHook SubscribeHook
 	sec           *security.Service
 	sessionEvents sessionEvents
-	acks          *ackTracker
+
+	internalOnce   sync.Once
+	internal       *Session // the session of in-process subscriptions and publications
+	internalEvents atomic.Uint64
+	acks           *ackTracker
 
 	httpSrv *http.Server
 	mux     *http.ServeMux

@@ -40,8 +40,10 @@ type subscription struct {
 	authPath string // the subscribed path as authorised (after '@')
 	nested   bool   // allowed by nested permissions: check each publication
 	as       *security.Session
-	depth    int  // variable depth for a trailing "/**", 0 otherwise
-	merge    bool // deliver the raw request data (merge subscriptions)
+	deliver  func(*Publication) // an in-process subscriber (Server.Subscribe)
+	noPeers  bool               // skip publications of cluster members' sessions
+	depth    int                // variable depth for a trailing "/**", 0 otherwise
+	merge    bool               // deliver the raw request data (merge subscriptions)
 	meta     json.RawMessage
 	options  json.RawMessage
 }

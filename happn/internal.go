@@ -1,0 +1,191 @@
+package happn
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/happner-go/happner/pathmatch"
+)
+
+// The layers above happn (the mesh, the cluster) subscribe and publish
+// in-process through this API: subscribers receive publications as Go
+// values, with no JSON framing, and publications made here reach websocket
+// and in-process subscribers exactly as a client's set would.
+
+// Origin identifies who caused a publication: happn's _meta.eventOrigin.
+type Origin struct {
+	Username string `json:"username"`
+	ID       string `json:"id"`
+}
+
+// Publication is a change as an in-process subscriber receives it. Its
+// byte slices are shared: read them, do not modify them.
+type Publication struct {
+	// Action is "set" or "remove".
+	Action string
+	// Path is the path written or removed.
+	Path string
+	// Data is what subscribers receive: the stored item, the published
+	// value, or {"removed":n}.
+	Data json.RawMessage
+	// RawData is the request's data as sent (what merge subscribers get).
+	RawData json.RawMessage
+	// Created and Modified are the record's times (0 when not stored).
+	Created, Modified int64
+	// SessionID is the publishing session; PublicationID is
+	// "<session id>-<event id>".
+	SessionID, PublicationID string
+	// Origin is the publishing user (nil on insecure servers, where
+	// sessions have no user).
+	Origin *Origin
+	// Meta is the publisher's options.meta (custom _meta members).
+	Meta json.RawMessage
+	// Consistency is the publication's consistency level.
+	Consistency int
+	// Peer reports that the publisher is a cluster member's session.
+	Peer bool
+}
+
+// SubscribeOptions refine [Server.Subscribe].
+type SubscribeOptions struct {
+	// Action is "ALL" (default), "SET" or "REMOVE".
+	Action string
+	// Depth bounds a trailing "/**" (default 5).
+	Depth int
+	// NoPeers skips publications made by cluster members' sessions.
+	NoPeers bool
+}
+
+// Subscribe calls fn with every publication on a path matching pattern
+// (subscription wildcards: segment "*", trailing "/**", "*" for all). fn
+// runs on the publisher's goroutine, in publication order: it must return
+// quickly and hand any real work to another goroutine. cancel removes the
+// subscription.
+func (s *Server) Subscribe(pattern string, opts SubscribeOptions, fn func(*Publication)) (cancel func()) {
+	s.internalOnce.Do(func() {
+		s.internal = s.newSession(discardSink{})
+		s.internal.local = true
+		s.internal.loggedIn = true
+	})
+	action := parseAction(strings.ToUpper(opts.Action))
+	sub := &subscription{
+		ref:      s.refs.next(),
+		session:  s.internal,
+		action:   action,
+		channel:  "/" + action.String() + "@" + pattern,
+		path:     pattern,
+		authPath: pattern,
+		deliver:  fn,
+		noPeers:  opts.NoPeers,
+	}
+	if strings.HasSuffix(pattern, "/**") || pattern == "**" {
+		sub.depth = opts.Depth
+		if sub.depth <= 0 {
+			sub.depth = pathmatch.DefaultDepth
+		}
+	}
+	s.subs.add(sub)
+	return func() { s.subs.remove(s.internal, func(x *subscription) bool { return x == sub }) }
+}
+
+// PublishRequest is a publication made in-process (see [Server.Publish]).
+type PublishRequest struct {
+	// Action is "set" (default) or "remove".
+	Action string
+	// Path is the path the publication is about (no wildcard for sets).
+	Path string
+	// Data is the value subscribers receive (a JSON object for sets).
+	Data json.RawMessage
+	// Created and Modified are sent as the record's times when non-zero.
+	Created, Modified int64
+	// Meta adds custom members to the publication's _meta.
+	Meta json.RawMessage
+	// Origin is sent as _meta.eventOrigin (nil: none).
+	Origin *Origin
+	// TargetClients restricts delivery to these session ids.
+	TargetClients []string
+	// NoCluster skips cluster members' sessions (replicated events are
+	// published with it, so they make only one hop).
+	NoCluster bool
+	// SessionID is reported as the publisher (default: the server's
+	// internal session).
+	SessionID string
+}
+
+// Publish delivers a publication to the subscribers of its path without
+// storing anything, and returns how many messages were delivered.
+func (s *Server) Publish(ctx context.Context, r PublishRequest) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.internalOnce.Do(func() {
+		s.internal = s.newSession(discardSink{})
+		s.internal.local = true
+		s.internal.loggedIn = true
+	})
+	op := actionSet
+	if r.Action == "remove" {
+		op = actionRemove
+	}
+	data := r.Data
+	if op == actionSet {
+		var err error
+		if data, err = wrapValue(data); err != nil {
+			return 0, plainError("invalid data: %v", err)
+		}
+	}
+	publisher := s.internal
+	sid := publisher.id
+	if r.SessionID != "" {
+		sid = r.SessionID
+	}
+	p := &publication{
+		id:          sid + "-" + strconv.FormatUint(s.internalEvents.Add(1), 10),
+		publisher:   publisher,
+		publisherID: sid,
+		op:          op,
+		path:        r.Path,
+		data:        data,
+		rawData:     r.Data,
+		created:     r.Created,
+		modified:    r.Modified,
+		consistency: consistencyTransactional,
+		meta:        r.Meta,
+		targets:     r.TargetClients,
+		noCluster:   r.NoCluster,
+		origin:      r.Origin,
+	}
+	res := s.publish(p)
+	return res.successful, nil
+}
+
+// discardSink is the sink of the server's internal session: its
+// subscriptions deliver to Go functions, never to frames.
+type discardSink struct{}
+
+func (discardSink) send([]byte)           {}
+func (discardSink) closeWith(int, string) {}
+
+// publicationView renders p for an in-process subscriber.
+func publicationView(p *publication) *Publication {
+	v := &Publication{
+		Action:        "set",
+		Path:          p.path,
+		Data:          p.data,
+		RawData:       p.rawData,
+		Created:       p.created,
+		Modified:      p.modified,
+		SessionID:     p.publisherSessionID(),
+		PublicationID: p.id,
+		Meta:          p.meta,
+		Consistency:   p.consistency,
+		Origin:        p.eventOrigin(),
+		Peer:          p.publisher.isPeer(),
+	}
+	if p.op == actionRemove {
+		v.Action = "remove"
+	}
+	return v
+}

@@ -1,0 +1,48 @@
+package happn
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// In-process subscribers receive publications as values; in-process
+// publications reach websocket subscribers like a client's set.
+func TestInternalSubscribeAndPublish(t *testing.T) {
+	srv := startServer(t, Config{})
+	got := make(chan *Publication, 4)
+	cancel := srv.Subscribe("/internal/*", SubscribeOptions{Action: "SET"}, func(p *Publication) { got <- p })
+	srv.Subscribe("/internal/*", SubscribeOptions{}, func(p *Publication) { got <- p }) // same pattern: not deduplicated
+	c := dialRaw(t, srv)
+	c.handshake()
+	c.send(`{"action":"set","eventId":5,"path":"/internal/a","data":{"v":1},"options":{"meta":{"m":"x"}}}`)
+	c.recv()
+	for range 2 {
+		select {
+		case p := <-got:
+			if p.Action != "set" || p.Path != "/internal/a" || string(p.Data) != `{"v":1}` || string(p.Meta) != `{"m":"x"}` || p.Created == 0 {
+				t.Fatalf("publication %+v", p)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no publication")
+		}
+	}
+	cancel()
+
+	c.send(`{"action":"on","eventId":6,"path":"/ALL@/replicated/*","data":null,"options":{}}`)
+	c.recv()
+	n, err := srv.Publish(context.Background(), PublishRequest{Action: "remove", Path: "/replicated/x", Data: json.RawMessage(`{"removed":1}`),
+		Origin: &Origin{Username: "bob", ID: "peer-session"}, SessionID: "peer-session", NoCluster: true})
+	if err != nil || n != 1 {
+		t.Fatalf("Publish delivered %d messages (%v), want 1: the client's subscription", n, err)
+	}
+	m := c.recvJSON()
+	mt := meta(m)
+	if mt["action"] != "/REMOVE@/replicated/x" || mt["sessionId"] != "peer-session" || mt["channel"] != "/ALL@/replicated/*" {
+		t.Fatalf("publication frame %v", m)
+	}
+	if o := mt["eventOrigin"].(map[string]any); o["username"] != "bob" {
+		t.Fatalf("eventOrigin %v", o)
+	}
+}
