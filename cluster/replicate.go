@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
 )
@@ -106,26 +107,29 @@ func (m *Member) republish(name string, p *peer, ev client.Event) {
 		}
 		meta[k] = v
 	}
-	ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
-	defer cancel()
-	var err error
-	if strings.HasPrefix(ev.Meta.Action, "/REMOVE@") {
-		// The record is already gone from the shared store: a remove that
-		// matches nothing publishes the removal without touching data.
-		_, err = m.local.Remove(ctx, path, client.Criteria(map[string]any{"path": map[string]any{"$in": []string{}}}),
-			client.With("noCluster", true))
-	} else {
-		data := ev.Data
-		if len(data) == 0 || string(data) == "null" {
-			data = json.RawMessage("{}")
-		}
-		opts := []client.Option{client.NoStore(), client.With("noCluster", true)}
-		if meta != nil {
-			opts = append(opts, client.Meta(meta))
-		}
-		_, err = m.local.Set(ctx, path, data, opts...)
+	var metaJSON json.RawMessage
+	if meta != nil {
+		metaJSON, _ = json.Marshal(meta)
 	}
-	if err != nil && m.ctx.Err() == nil {
+	req := happn.PublishRequest{
+		Action:    "set",
+		Path:      path,
+		Data:      ev.Data,
+		Created:   ev.Meta.Created,
+		Modified:  ev.Meta.Modified,
+		Meta:      metaJSON,
+		NoCluster: true, // one hop: peers of this member do not get it again
+		SessionID: ev.Meta.SessionID,
+	}
+	if strings.HasPrefix(ev.Meta.Action, "/REMOVE@") {
+		req.Action = "remove"
+	} else if len(req.Data) == 0 || string(req.Data) == "null" {
+		req.Data = json.RawMessage("{}")
+	}
+	if o := ev.Meta.EventOrigin; o != nil {
+		req.Origin = &happn.Origin{Username: o.Username, ID: o.ID}
+	}
+	if _, err := m.mesh.Server().Publish(m.ctx, req); err != nil && m.ctx.Err() == nil {
 		m.log.Error("cluster: error republishing, cannot replicate", "peer", name, "path", path, "err", err)
 	}
 }
