@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the project on a fresh machine: go vet, the Go unit tests, and the interop
-# tests that drive the Go server with the unmodified npm happn-3 client (Node.js >= 20).
+# Runs every test of the project on a fresh machine: installs PostgreSQL's binaries when missing
+# (scripts/install-postgres.sh), then go vet, the Go tests, and the interop tests that drive the Go
+# server and mesh with the unmodified npm clients (Node.js >= 20; installed with npm ci).
 #
 # Environment:
 #   GO_PACKAGES       packages for go vet / go test (default ./...)
@@ -20,6 +21,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # shellcheck disable=SC2086 # GO_PACKAGES is a list of patterns
 pkgs=(${GO_PACKAGES:-./...})
+
+step "PostgreSQL binaries for the store and cluster tests"
+"$ROOT/scripts/install-postgres.sh"
 
 step "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
