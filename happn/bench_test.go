@@ -97,12 +97,19 @@ func BenchmarkGet(b *testing.B) {
 
 // BenchmarkPublish10 is a set delivered to ten subscribed sessions; the
 // time is per delivered event.
-func BenchmarkPublish10(b *testing.B) {
-	srv := benchServer(b, Config{})
-	pub := benchConn(b, srv, `{}`)
+func BenchmarkPublish10(b *testing.B) { benchPublish10(b, Config{}, `{}`) }
+
+// BenchmarkPublish10Secure is BenchmarkPublish10 on a secure server.
+func BenchmarkPublish10Secure(b *testing.B) {
+	benchPublish10(b, Config{Secure: true}, `{"username":"_ADMIN","password":"happn"}`)
+}
+
+func benchPublish10(b *testing.B, cfg Config, login string) {
+	srv := benchServer(b, cfg)
+	pub := benchConn(b, srv, login)
 	subs := make([]*LocalConn, 10)
 	for i := range subs {
-		subs[i] = benchConn(b, srv, `{}`)
+		subs[i] = benchConn(b, srv, login)
 		_ = subs[i].Send([]byte(`{"action":"on","eventId":5,"path":"/ALL@/bench/ev/*","data":null,"options":{"event_type":"all","count":0}}`))
 		drain(subs[i])
 	}

@@ -175,7 +175,7 @@ func (s *Server) publish(p *publication) publishResult {
 		seen                map[recipientKey]struct{}
 		view                *Publication
 	)
-	if len(list) > 1 {
+	if len(list) > 1 && s.subs.dupChannels.Load() > 0 {
 		seen = make(map[recipientKey]struct{}, len(list))
 	}
 	for _, sub := range list {

@@ -346,3 +346,34 @@ func TestAdditionalListener(t *testing.T) {
 		t.Fatalf("describe on the second listener: %v", m)
 	}
 }
+
+// Two subscriptions of one session on one channel get one message per
+// publication (the client fans it out), and again two once one is gone.
+func TestOneMessagePerSessionAndChannel(t *testing.T) {
+	srv := startServer(t, Config{})
+	c := dialRaw(t, srv)
+	c.handshake()
+	c.send(`{"action":"on","eventId":5,"path":"/ALL@/dup/*","options":{}}`)
+	first := c.recvJSON()["data"].(map[string]any)["id"].(string)
+	c.send(`{"action":"on","eventId":6,"path":"/ALL@/dup/*","options":{"initialCallback":true}}`)
+	c.recv()
+	c.send(`{"action":"on","eventId":7,"path":"/SET@/dup/*","options":{}}`)
+	c.recv()
+	c.send(`{"action":"set","eventId":8,"path":"/dup/a","data":{},"options":{}}`)
+	channels := map[string]int{}
+	for {
+		m := c.recvJSON()
+		if meta(m)["type"] == "response" {
+			break
+		}
+		channels[meta(m)["channel"].(string)]++
+	}
+	if channels["/ALL@/dup/*"] != 1 || channels["/SET@/dup/*"] != 1 || len(channels) != 2 {
+		t.Fatalf("messages per channel: %v", channels)
+	}
+	c.send(`{"action":"off","eventId":9,"path":"/ALL@/dup/*","options":{"referenceId":"` + first + `"}}`)
+	c.recv()
+	if n := srv.subs.dupChannels.Load(); n != 0 {
+		t.Fatalf("duplicate channel count %d after off", n)
+	}
+}

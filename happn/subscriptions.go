@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/pathmatch"
@@ -41,6 +42,7 @@ type subscription struct {
 	nested   bool   // allowed by nested permissions: check each publication
 	as       *security.Session
 	deliver  func(*Publication) // an in-process subscriber (Server.Subscribe)
+	dup      bool               // another subscription of the session has the same channel
 	noPeers  bool               // skip publications of cluster members' sessions
 	depth    int                // variable depth for a trailing "/**", 0 otherwise
 	merge    bool               // deliver the raw request data (merge subscriptions)
@@ -55,6 +57,11 @@ type subscription struct {
 // branches per segment, so its cost depends on the path, not on how many
 // subscriptions there are.
 type subIndex struct {
+	// dupChannels counts subscriptions that share their session and
+	// channel with an earlier one; while it is zero, publications need not
+	// deduplicate recipients.
+	dupChannels atomic.Int64
+
 	mu        sync.RWMutex
 	root      trieNode
 	any       []*subscription
@@ -130,6 +137,15 @@ func cutSegment(s string) (seg, rest string, last bool) {
 func (x *subIndex) add(s *subscription) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if s.deliver == nil {
+		for _, other := range x.bySession[s.session] {
+			if other.channel == s.channel {
+				s.dup = true
+				x.dupChannels.Add(1)
+				break
+			}
+		}
+	}
 	x.bySession[s.session] = append(x.bySession[s.session], s)
 	if s.path == "*" {
 		x.any = append(x.any, s)
@@ -149,6 +165,10 @@ func (x *subIndex) add(s *subscription) {
 
 // removeLocked unlinks s from the trie (not from bySession).
 func (x *subIndex) removeLocked(s *subscription) {
+	if s.dup {
+		s.dup = false
+		x.dupChannels.Add(-1)
+	}
 	if s.path == "*" {
 		x.any = without(x.any, s)
 		return
