@@ -215,6 +215,19 @@ func (x *subIndex) remove(sess *Session, drop func(*subscription) bool) []*subsc
 	for i := len(kept); i < len(list); i++ {
 		list[i] = nil
 	}
+	// a removed first holder of a channel passes it on to a duplicate
+	for _, r := range removed {
+		if r.dup {
+			continue
+		}
+		for _, k := range kept {
+			if k.dup && k.channel == r.channel {
+				k.dup = false
+				x.dupChannels.Add(-1)
+				break
+			}
+		}
+	}
 	if len(kept) == 0 {
 		delete(x.bySession, sess)
 	} else {
