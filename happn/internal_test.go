@@ -46,3 +46,32 @@ func TestInternalSubscribeAndPublish(t *testing.T) {
 		t.Fatalf("eventOrigin %v", o)
 	}
 }
+
+func TestDeliveryFilter(t *testing.T) {
+	srv, err := New(Config{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetDeliveryFilter(func(p *Publication, subMeta json.RawMessage) bool {
+		var pm, sm struct{ V string }
+		_ = json.Unmarshal(p.Meta, &pm)
+		_ = json.Unmarshal(subMeta, &sm)
+		return pm.V == sm.V
+	})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
+	c := dialRaw(t, srv)
+	c.handshake()
+	c.send(`{"action":"on","eventId":5,"path":"/ALL@/f/*","options":{"meta":{"V":"2"}}}`)
+	c.recv()
+	c.send(`{"action":"set","eventId":6,"path":"/f/a","data":{},"options":{"noStore":true,"meta":{"V":"1"}}}`)
+	if m := meta(c.recvJSON()); m["type"] != "response" {
+		t.Fatalf("filtered publication delivered: %v", m)
+	}
+	c.send(`{"action":"set","eventId":7,"path":"/f/a","data":{},"options":{"noStore":true,"meta":{"V":"2"}}}`)
+	if m := meta(c.recvJSON()); m["type"] != "data" {
+		t.Fatalf("matching publication not delivered: %v", m)
+	}
+}

@@ -204,6 +204,14 @@ func (s *Server) publish(p *publication) publishResult {
 		if sub.nested && !s.permitted(context.Background(), sub.as, p.path, "on") {
 			continue
 		}
+		if f := s.deliveryFilter; f != nil && len(p.meta) > 0 && len(sub.meta) > 0 {
+			if view == nil {
+				view = publicationView(p)
+			}
+			if !f(view, sub.meta) {
+				continue
+			}
+		}
 		if p.noCluster && sub.session.isPeer() {
 			res.skipped++
 			continue

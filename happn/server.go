@@ -48,9 +48,10 @@ type Server struct {
 	subs     *subIndex
 	refs     *refGenerator
 
-	subscribeHook SubscribeHook
-	sec           *security.Service
-	sessionEvents sessionEvents
+	subscribeHook  SubscribeHook
+	deliveryFilter DeliveryFilter
+	sec            *security.Service
+	sessionEvents  sessionEvents
 
 	internalOnce   sync.Once
 	internal       *Session // the session of in-process subscriptions and publications
