@@ -44,7 +44,8 @@ type Config struct {
 	// and root routes, mounted before Web's entries and the components.
 	WebFuncs WebFuncs
 	// Authenticator backs REST logins, web origins and the REST
-	// component's authorisation; secure meshes need one.
+	// component's authorisation. Secure meshes default to one backed by
+	// their happn security service.
 	Authenticator Authenticator
 	// ListenFirst listens as soon as the data layer is up, before the
 	// components exist (clients then see initializing:true and wait).

@@ -120,6 +120,10 @@ func (d *Data) On(ctx context.Context, path string, opts client.OnOptions, handl
 	if err != nil {
 		return 0, err
 	}
+	// A bound subscription is authorised for its user (onBehalfOf).
+	if err := d.mesh.authorize(ctx, d.origin, p, "on"); err != nil {
+		return 0, toWireError(err)
+	}
 	id, err := d.mesh.admin.On(ctx, p, opts, handler)
 	if err != nil {
 		return 0, fmt.Errorf("happner: data on %s: %w", p, err)

@@ -49,7 +49,13 @@ func (e *Events) subscribe(ctx context.Context, component, key string, opts clie
 		return 0, fmt.Errorf("happner: event on: empty component name")
 	}
 	opts.EventType = "set"
-	id, err := e.mesh.admin.On(ctx, e.mesh.eventPath(component, eventKey(key)), opts, handler)
+	path := e.mesh.eventPath(component, eventKey(key))
+	// A bound subscription (delegation or As) is authorised for its user,
+	// as happn authorises onBehalfOf (mesh.md §4.2).
+	if err := e.mesh.authorize(ctx, e.origin, path, "on"); err != nil {
+		return 0, toWireError(err)
+	}
+	id, err := e.mesh.admin.On(ctx, path, opts, handler)
 	if err != nil {
 		return 0, fmt.Errorf("happner: event on %s/%s: %w", component, key, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/happner-go/happner/happn/client"
+	"github.com/happner-go/happner/happn/security"
 )
 
 // Origin identifies the session (and user, on secure meshes) that caused a
@@ -18,6 +19,10 @@ type Origin struct {
 	Username string `json:"username,omitempty"`
 	// Override marks an identity chosen with As (happner's override).
 	Override bool `json:"override,omitempty"`
+
+	// sess is the security session the origin came with (web and REST
+	// requests), used to authorise it; nil for others.
+	sess *security.Session
 }
 
 // Info is what a component knows about where it runs.
@@ -93,10 +98,7 @@ func (m *Mesh) bindingNecessary(c *component, origin *Origin) bool {
 	if origin.Override {
 		return true
 	}
-	if d := c.config.Security.AuthorityDelegationOn; d != nil {
-		return *d
-	}
-	return m.cfg.AuthorityDelegationOn
+	return m.delegationOn(c)
 }
 
 // As returns a copy of h whose exchange, events and data act as user.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/happn/client"
+	"github.com/happner-go/happner/happn/security"
 )
 
 // Paths of the mesh description records.
@@ -45,6 +46,11 @@ type Mesh struct {
 	auth    Authenticator
 	admin   *client.Client
 	adminID string
+	// sec is the happn security service of a secure mesh (nil when
+	// insecure); adminSess is the mesh's own _ADMIN identity for
+	// delegated authorisation.
+	sec       *security.Service
+	adminSess *security.Session
 
 	ctx    context.Context // cancelled by Stop
 	cancel context.CancelFunc
@@ -130,6 +136,13 @@ func (m *Mesh) initialize(ctx context.Context) error {
 		m.domain = m.name
 	}
 	m.auth = m.cfg.Authenticator
+	if m.secure {
+		m.sec = srv.Security()
+		m.adminSess = &security.Session{ID: "happner:" + m.name, Type: security.Stateful, Username: security.AdminUser, Origin: m.name}
+		if m.auth == nil {
+			m.auth = happnAuth{m: m}
+		}
+	}
 	if m.web, err = newWeb(m); err != nil {
 		return err
 	}
@@ -139,16 +152,26 @@ func (m *Mesh) initialize(ctx context.Context) error {
 			return err
 		}
 	}
-	m.admin, err = client.New(ctx, client.Options{
+	adminOpts := client.Options{
 		Dial:   func(context.Context) (client.Transport, error) { return srv.ConnectLocal() },
 		Logger: m.log,
-	})
+	}
+	if m.secure {
+		// In-process, so disableDefaultAdminNetworkConnections allows it.
+		adminOpts.Username, adminOpts.Password = security.AdminUser, m.secureAdminPassword()
+	}
+	m.admin, err = client.New(ctx, adminOpts)
 	if err != nil {
 		return fmt.Errorf("happner: data layer client: %w", err)
 	}
 	m.adminID = m.admin.Session().ID
 	if _, err := m.admin.Set(ctx, "/test/write", map[string]string{"can": "can"}); err != nil {
 		return fmt.Errorf("happner: Happn test failed: %w", err)
+	}
+	if m.secure {
+		if err := m.setupSecurity(ctx); err != nil {
+			return err
+		}
 	}
 	m.mu.Lock()
 	m.initializing = true
@@ -162,6 +185,9 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	if _, err := m.admin.On(ctx, "/_exchange/requests/"+m.domain+"/*/*", client.OnOptions{EventType: "set"}, m.onRequest); err != nil {
 		return fmt.Errorf("happner: subscribing to requests: %w", err)
 	}
+	if err := m.addElement(ctx, "security", ModuleConfig{Instance: &securityModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
+		return err
+	}
 	if err := m.addElement(ctx, "api", ModuleConfig{Instance: &apiModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
 		return err
 	}
@@ -169,7 +195,7 @@ func (m *Mesh) initialize(ctx context.Context) error {
 		return err
 	}
 	for _, name := range m.cfg.componentOrder() {
-		if name == "api" || name == "rest" {
+		if name == "api" || name == "rest" || name == "security" {
 			continue
 		}
 		cc := m.cfg.Components[name]

@@ -324,10 +324,20 @@ func (restModule) HandleRequest(h *Happn, w http.ResponseWriter, r *http.Request
 		return
 	}
 	args := restArguments(r, meth, body, origin)
-	if origin == nil {
+	var res callResult
+	switch {
+	case origin == nil:
 		origin = m.adminOrigin()
+	case origin.Override || m.delegationOn(c):
+		// "as" runs as that user; with delegation on an edge-authorised
+		// origin is checked again (mesh.md §6.4).
+		if err := m.authorizeCall(ctx, c.name, methodName, origin); err != nil {
+			res.failed = err
+		}
 	}
-	res := m.operate(ctx, c, methodName, args, origin, "")
+	if res.failed == nil {
+		res = m.operate(ctx, c, methodName, args, origin, "")
+	}
 	callErr := res.failed
 	if callErr == nil {
 		callErr = res.err

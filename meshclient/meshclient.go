@@ -177,6 +177,17 @@ func (c *Client) Secure() bool {
 	return c.config.Happn.Secure
 }
 
+// Token returns the session token of the login (secure meshes; "" on
+// insecure ones), usable for REST calls and token logins.
+func (c *Client) Token() string { return c.hc.Session().Token }
+
+// Username returns the logged-in user ("" on insecure meshes).
+func (c *Client) Username() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.username
+}
+
 // Data returns the underlying happn client (raw data access).
 func (c *Client) Data() *client.Client { return c.hc }
 
@@ -355,7 +366,7 @@ func (c *Client) call(ctx context.Context, o happner.CallOptions) ([]json.RawMes
 		mask = "/_exchange/responses/" + sid + "/*/*/*/*"
 	}
 	if err := c.ensureMask(ctx, mask); err != nil {
-		return nil, err
+		return nil, wireError(err)
 	}
 	timeout := time.Duration(d.SetOptions.Timeout) * time.Millisecond
 	if timeout <= 0 {
@@ -376,7 +387,7 @@ func (c *Client) call(ctx context.Context, o happner.CallOptions) ([]json.RawMes
 		opts = append(opts, client.With("onBehalfOf", o.As))
 	}
 	if err := c.hc.Publish(ctx, "/_exchange/requests/"+d.Name+"/"+o.Component+"/"+o.Method, msg, opts...); err != nil {
-		c.resolve(address, reply{err: err})
+		c.resolve(address, reply{err: wireError(err)})
 	}
 	select {
 	case r := <-pc.done:
@@ -386,6 +397,23 @@ func (c *Client) call(ctx context.Context, o happner.CallOptions) ([]json.RawMes
 		r := <-pc.done
 		return r.results, r.err
 	}
+}
+
+// wireError turns a happn error reply (a denied subscription or request)
+// into the *happner.Error the npm MeshClient would give, e.g.
+// "AccessDenied: unauthorized"; other errors are returned as they are.
+func wireError(err error) error {
+	var se *client.ServerError
+	if !errors.As(err, &se) {
+		return err
+	}
+	e := happner.NewError(se.Name, se.Message)
+	for k, v := range se.Fields {
+		if k != "name" && k != "message" && k != "stack" {
+			e.With(k, v)
+		}
+	}
+	return e
 }
 
 // resolve completes the pending call at address, once.

@@ -100,6 +100,7 @@ func main() {
 	host := flag.String("host", "127.0.0.1", "host")
 	name := flag.String("name", "testMesh", "mesh name")
 	timeout := flag.Int("timeout", 10000, "setOptions.timeout in ms")
+	secure := flag.Bool("secure", false, "secure mesh (admin password \"happn\") with the test users of addTestUsers")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -109,7 +110,7 @@ func main() {
 	reg.RegisterValue("admin", admin{})
 	cfg := happner.Config{
 		Name:       *name,
-		Happn:      happn.Config{Host: *host, Port: *port, Logger: log},
+		Happn:      happn.Config{Host: *host, Port: *port, Secure: *secure, AdminPassword: "happn", Logger: log},
 		SetOptions: happner.SetOptions{Timeout: *timeout},
 		Registry:   reg,
 		Logger:     log,
@@ -125,6 +126,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "meshserver:", err)
 		os.Exit(1)
 	}
+	if *secure {
+		if err := addTestUsers(ctx, m); err != nil {
+			fmt.Fprintln(os.Stderr, "meshserver:", err)
+			_ = m.Stop(context.Background())
+			os.Exit(1)
+		}
+	}
 	fmt.Printf("mesh listening on %s\n", m.Addr())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -132,4 +140,33 @@ func main() {
 	if err := m.Stop(sctx); err != nil {
 		fmt.Fprintln(os.Stderr, "meshserver: stop:", err)
 	}
+}
+
+// addTestUsers creates the users of a secure test mesh: alice
+// ("alicepw", group "testers": calc.add, calc.origin, emitter.fire and the
+// events emitter/allowed/*), bob ("bobpw", guest only) and delegate
+// ("delegatepw", in _MESH_DELEGATE, so it may call as another user).
+func addTestUsers(ctx context.Context, m *happner.Mesh) error {
+	x := m.Exchange()
+	yes := true
+	grant := happner.PermissionEntry{Authorized: &yes}
+	d := "/" + m.Domain()
+	testers := happner.SecurityGroup{Name: "testers", Permissions: &happner.Permissions{
+		Methods: map[string]happner.PermissionEntry{d + "/calc/add": grant, d + "/calc/origin": grant, d + "/emitter/fire": grant},
+		Events:  map[string]happner.PermissionEntry{d + "/emitter/allowed/*": grant},
+	}}
+	if err := x.Call(ctx, "security", "addGroup", []any{testers}, nil); err != nil {
+		return fmt.Errorf("adding group testers: %w", err)
+	}
+	for _, u := range []string{"alice", "bob", "delegate"} {
+		if err := x.Call(ctx, "security", "addUser", []any{happner.SecurityUser{Username: u, Password: u + "pw"}}, nil); err != nil {
+			return fmt.Errorf("adding user %s: %w", u, err)
+		}
+	}
+	for _, link := range [][2]string{{"testers", "alice"}, {happner.GroupMeshDelegate, "delegate"}} {
+		if err := x.Call(ctx, "security", "linkGroupName", []any{link[0], link[1]}, nil); err != nil {
+			return fmt.Errorf("linking %s to %s: %w", link[1], link[0], err)
+		}
+	}
+	return nil
 }

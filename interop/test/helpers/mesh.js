@@ -42,14 +42,16 @@ function meshBinary() {
 let builtBinary;
 
 /**
- * Starts the Go test mesh. Options: name (default testMesh), timeout (setOptions.timeout, ms).
- * Resolves to {host, port, name, stop()}.
+ * Starts the Go test mesh. Options: name (default testMesh), timeout (setOptions.timeout, ms),
+ * secure (a secure mesh: admin password 'happn', users alice/alicepw, bob/bobpw and
+ * delegate/delegatepw, see internal/cmd/meshserver). Resolves to {host, port, name, stop()}.
  */
 async function startMesh(opts = {}) {
   builtBinary = builtBinary || meshBinary();
   const host = '127.0.0.1';
   const args = ['-host', host, '-port', '0', '-name', opts.name || 'testMesh'];
   if (opts.timeout) args.push('-timeout', String(opts.timeout));
+  if (opts.secure) args.push('-secure');
   const proc = spawn(builtBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.setEncoding('utf8');
@@ -94,26 +96,26 @@ async function startMesh(opts = {}) {
   return handle;
 }
 
-/** A logged-in npm happner-2 MeshClient. */
-async function meshClient(mesh) {
+/** A logged-in npm happner-2 MeshClient; credentials ({username, password}) for secure meshes. */
+async function meshClient(mesh, credentials) {
   const client = new Happner.MeshClient({ host: mesh.host, port: mesh.port });
-  await client.login();
+  await client.login(credentials);
   live.clients.add(client);
   return client;
 }
 
-/** A connected happner-client HappnerClient. */
-async function happnerClient(mesh) {
+/** A connected happner-client HappnerClient; credentials ({username, password}) for secure meshes. */
+async function happnerClient(mesh, credentials) {
   const client = new HappnerClient();
-  await client.connect(null, { host: mesh.host, port: mesh.port });
+  await client.connect(null, { host: mesh.host, port: mesh.port, ...credentials });
   live.clients.add(client);
   return client;
 }
 
-/** A connected happner-client LightClient for the mesh's domain. */
-async function lightClient(mesh) {
+/** A connected happner-client LightClient for the mesh's domain; credentials for secure meshes. */
+async function lightClient(mesh, credentials) {
   const client = new HappnerClient.Light({ domain: mesh.name });
-  await client.connect(null, { host: mesh.host, port: mesh.port });
+  await client.connect(null, { host: mesh.host, port: mesh.port, ...credentials });
   live.clients.add(client);
   return client;
 }
