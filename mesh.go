@@ -46,6 +46,8 @@ type Mesh struct {
 	auth    Authenticator
 	admin   *client.Client
 	adminID string
+	// cancelRequests ends the in-process subscription to exchange requests.
+	cancelRequests func()
 	// sec is the happn security service of a secure mesh (nil when
 	// insecure); adminSess is the mesh's own _ADMIN identity for
 	// delegated authorisation.
@@ -82,6 +84,13 @@ func Create(ctx context.Context, cfg Config) (*Mesh, error) {
 		m.log.Error("happner: failure starting up", "err", err)
 		_ = m.Stop(context.Background())
 		return nil, err
+	}
+	if m.cfg.BeforeStart != nil {
+		if err := m.cfg.BeforeStart(ctx, m); err != nil {
+			m.log.Error("happner: failure starting up", "err", err)
+			_ = m.Stop(context.Background())
+			return nil, err
+		}
 	}
 	if err := m.start(ctx); err != nil {
 		m.log.Error("happner: failure starting up", "err", err)
@@ -182,9 +191,10 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	if err := m.writeConfigRecord(ctx); err != nil {
 		return err
 	}
-	if _, err := m.admin.On(ctx, "/_exchange/requests/"+m.domain+"/*/*", client.OnOptions{EventType: "set"}, m.onRequest); err != nil {
-		return fmt.Errorf("happner: subscribing to requests: %w", err)
-	}
+	// Requests arrive as in-process publications: no frame to encode and
+	// decode again, and the request's authorisation has already been done
+	// by happn for the session that set it.
+	m.cancelRequests = m.srv.Subscribe("/_exchange/requests/"+m.domain+"/*/*", happn.SubscribeOptions{Action: "SET"}, m.onRequest)
 	if err := m.addElement(ctx, "security", ModuleConfig{Instance: &securityModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
 		return err
 	}
@@ -264,6 +274,11 @@ func (m *Mesh) runLifecycle(ctx context.Context, c *component, which string) err
 	case "shutdownMethod":
 		name = c.config.ShutdownMethod
 	}
+	if which == "startMethod" {
+		if err := m.awaitDependencies(ctx, c); err != nil {
+			return err
+		}
+	}
 	meth, err := c.lifecycle(name)
 	if err != nil || meth == nil {
 		return err
@@ -339,6 +354,9 @@ func (m *Mesh) Stop(ctx context.Context) error {
 				}
 			}
 		}
+	}
+	if m.cancelRequests != nil {
+		m.cancelRequests()
 	}
 	m.cancel()
 	waited := make(chan struct{})
@@ -580,10 +598,12 @@ type request struct {
 }
 
 // onRequest receives every exchange request publication for this domain.
-func (m *Mesh) onRequest(ev client.Event) {
+// It runs on the publisher's goroutine: it decodes and hands the call to a
+// goroutine of its own.
+func (m *Mesh) onRequest(p *happn.Publication) {
 	var req request
-	if err := json.Unmarshal(ev.Data, &req); err != nil || req.CallbackAddress == "" {
-		m.log.Debug("happner: message discarded", "path", ev.Meta.Path, "reason", "No callback address")
+	if err := json.Unmarshal(p.Data, &req); err != nil || req.CallbackAddress == "" {
+		m.log.Debug("happner: message discarded", "path", p.Path, "reason", "No callback address")
 		return
 	}
 	if len(req.RawArgs) > 0 && string(req.RawArgs) != "null" {
@@ -591,13 +611,13 @@ func (m *Mesh) onRequest(ev client.Event) {
 			req.badArgs = true
 		}
 	}
-	rest := strings.TrimPrefix(ev.Meta.Path, "/_exchange/requests/"+m.domain+"/")
+	rest := strings.TrimPrefix(p.Path, "/_exchange/requests/"+m.domain+"/")
 	compName, methodName, ok := strings.Cut(rest, "/")
 	if !ok {
 		return
 	}
 	origin := req.Origin
-	if o := ev.Meta.EventOrigin; o != nil {
+	if o := p.Origin; o != nil {
 		origin = &Origin{ID: o.ID, Username: o.Username}
 	}
 	m.calls.Add(1)
@@ -612,7 +632,7 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) 
 	ctx := m.ctx
 	c := m.component(compName)
 	var payload []byte
-	var opts []client.Option
+	var targets []string
 	if c == nil {
 		eb, _ := json.Marshal(errUnconfiguredComponent(compName, methodName))
 		payload = append(append([]byte(`{"args":[`), eb...), "]}"...)
@@ -627,13 +647,25 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) 
 		}
 		payload = encodeReply(res)
 		if (m.cfg.DirectResponses || c.config.DirectResponses) && res.failed == nil && origin != nil && origin.ID != "" {
-			opts = append(opts, client.TargetClients(origin.ID))
+			targets = []string{origin.ID}
 		}
 	}
-	opts = append(opts, client.With("timeout", m.cfg.SetOptions.Timeout))
-	pctx, cancel := context.WithTimeout(ctx, time.Duration(m.cfg.SetOptions.Timeout)*time.Millisecond)
-	defer cancel()
-	if err := m.admin.Publish(pctx, req.CallbackAddress, json.RawMessage(payload), opts...); err != nil {
+	if req.CallbackPeer != "" && m.cfg.Remote != nil {
+		// a request from another cluster member: the reply goes back
+		// through that member's connection (cluster.md §6.5)
+		if err := m.cfg.Remote.RemoteReply(ctx, req.CallbackPeer, req.CallbackAddress, payload); err != nil {
+			m.log.Warn("happner: publishing reply failed", "address", req.CallbackAddress, "peer", req.CallbackPeer, "err", err)
+		}
+		return
+	}
+	// the reply is published by the mesh's own session, as happner does,
+	// straight into happn: no request frame and no reply to wait for
+	admin := m.adminOrigin()
+	reply := happn.PublishRequest{Path: req.CallbackAddress, Data: payload, TargetClients: targets, SessionID: admin.ID}
+	if m.secure {
+		reply.Origin = &happn.Origin{Username: admin.Username, ID: admin.ID}
+	}
+	if _, err := m.srv.Publish(ctx, reply); err != nil {
 		m.log.Warn("happner: publishing reply failed", "address", req.CallbackAddress, "err", err)
 	}
 }
