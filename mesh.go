@@ -18,6 +18,8 @@ import (
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
+
+	"github.com/happner-go/happner/internal/jsonscan"
 )
 
 // Paths of the mesh description records.
@@ -48,6 +50,8 @@ type Mesh struct {
 	adminID string
 	// cancelRequests ends the in-process subscription to exchange requests.
 	cancelRequests func()
+	// workers run exchange requests.
+	workers *workers
 	// sec is the happn security service of a secure mesh (nil when
 	// insecure); adminSess is the mesh's own _ADMIN identity for
 	// delegated authorisation.
@@ -119,6 +123,7 @@ func newMesh(cfg Config) (*Mesh, error) {
 	m := &Mesh{
 		cfg: cfg, log: cfg.Logger, secure: cfg.Happn.Secure,
 		components: map[string]*component{}, modules: map[string]any{}, modulesV: map[string]string{},
+		workers: newWorkers(64, 10*time.Second),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m, nil
@@ -597,17 +602,44 @@ type request struct {
 	badArgs bool
 }
 
+// decode reads an exchange request in one pass (the hot path of every
+// call); the publication's bytes were validated by happn.
+func (r *request) decode(data []byte) error {
+	return jsonscan.EachMember(data, func(key, value []byte) error {
+		switch {
+		case jsonscan.KeyIs(key, "callbackAddress"):
+			r.CallbackAddress, _ = jsonscan.Unquote(value)
+		case jsonscan.KeyIs(key, "args"):
+			r.RawArgs = value
+		case jsonscan.KeyIs(key, "origin"):
+			if len(value) > 0 && value[0] == '{' {
+				r.Origin = &Origin{}
+				return json.Unmarshal(value, r.Origin)
+			}
+		case jsonscan.KeyIs(key, "version"):
+			r.Version, _ = jsonscan.Unquote(value)
+		case jsonscan.KeyIs(key, "callbackPeer"):
+			r.CallbackPeer, _ = jsonscan.Unquote(value)
+		}
+		return nil
+	})
+}
+
 // onRequest receives every exchange request publication for this domain.
 // It runs on the publisher's goroutine: it decodes and hands the call to a
 // goroutine of its own.
 func (m *Mesh) onRequest(p *happn.Publication) {
 	var req request
-	if err := json.Unmarshal(p.Data, &req); err != nil || req.CallbackAddress == "" {
+	if err := req.decode(p.Data); err != nil || req.CallbackAddress == "" {
 		m.log.Debug("happner: message discarded", "path", p.Path, "reason", "No callback address")
 		return
 	}
 	if len(req.RawArgs) > 0 && string(req.RawArgs) != "null" {
-		if err := json.Unmarshal(req.RawArgs, &req.args); err != nil {
+		req.args = make([]json.RawMessage, 0, 4)
+		if err := jsonscan.EachElement(req.RawArgs, func(v []byte) error {
+			req.args = append(req.args, v)
+			return nil
+		}); err != nil {
 			req.badArgs = true
 		}
 	}
@@ -621,10 +653,10 @@ func (m *Mesh) onRequest(p *happn.Publication) {
 		origin = &Origin{ID: o.ID, Username: o.Username}
 	}
 	m.calls.Add(1)
-	go func() {
+	m.workers.run(func() {
 		defer m.calls.Done()
 		m.serve(compName, methodName, &req, origin)
-	}()
+	})
 }
 
 // serve runs one remote request and publishes the reply.

@@ -1,11 +1,13 @@
 package happner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 )
@@ -175,6 +177,9 @@ func argValue(t reflect.Type, a any) (reflect.Value, error) {
 		if string(raw) == "null" {
 			return v.Elem(), nil
 		}
+		if decodeScalar(raw, v.Elem()) {
+			return v.Elem(), nil
+		}
 		if err := json.Unmarshal(raw, v.Interface()); err != nil {
 			return reflect.Value{}, err
 		}
@@ -191,6 +196,48 @@ func argValue(t reflect.Type, a any) (reflect.Value, error) {
 		return reflect.Value{}, err
 	}
 	return argValue(t, json.RawMessage(b))
+}
+
+// decodeScalar decodes a JSON number, plain string or boolean straight
+// into a value of a basic kind, without encoding/json's reflection (the
+// common case of method arguments). It reports false when raw or v is of
+// another shape, and the caller decodes with encoding/json.
+func decodeScalar(raw json.RawMessage, v reflect.Value) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	switch v.Kind() {
+	case reflect.Float64, reflect.Float32:
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil {
+			return false
+		}
+		v.SetFloat(f)
+		return true
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Int16, reflect.Int8:
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil || v.OverflowInt(n) {
+			return false
+		}
+		v.SetInt(n)
+		return true
+	case reflect.String:
+		if raw[0] != '"' || bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+			return false
+		}
+		v.SetString(string(raw[1 : len(raw)-1]))
+		return true
+	case reflect.Bool:
+		switch string(raw) {
+		case "true":
+			v.SetBool(true)
+			return true
+		case "false":
+			v.SetBool(false)
+			return true
+		}
+	}
+	return false
 }
 
 // assignResult stores result r into out, a non-nil pointer.

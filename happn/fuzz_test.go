@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/happner-go/happner/internal/jsonscan"
 )
 
 // FuzzHandleFrame feeds arbitrary frames to a session: whatever arrives,
@@ -73,7 +75,7 @@ func FuzzParseRequest(f *testing.F) {
 		if !utf8.Valid(frame) {
 			return // encoding/json replaces invalid UTF-8; frames are checked before parsing
 		}
-		if err != nil && !errors.Is(err, errSyntax) {
+		if err != nil && !errors.Is(err, jsonscan.ErrSyntax) {
 			err = nil // valid JSON with a member of the wrong type
 		}
 		if (err == nil) != (stdErr == nil) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/happner-go/happner/store"
+
+	"github.com/happner-go/happner/internal/jsonscan"
 )
 
 // request is a client → server message (wire-protocol.md §2.1).
@@ -148,7 +150,7 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 	}
 	if len(req.Path) > 0 && req.Path[0] == '"' {
 		var ok bool
-		if req.path, ok = unquote(req.Path); !ok {
+		if req.path, ok = jsonscan.Unquote(req.Path); !ok {
 			sess.send(errorFrame(sess, req, badPathType(req)))
 			return
 		}

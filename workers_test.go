@@ -1,0 +1,71 @@
+package happner
+
+import (
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestWorkersRunEverythingWithoutQueueing(t *testing.T) {
+	w := newWorkers(2, 50*time.Millisecond)
+	var done sync.WaitGroup
+	block := make(chan struct{})
+	var ran atomic.Int32
+	// more blocked tasks than idle workers: each still starts at once
+	for range 5 {
+		done.Add(1)
+		w.run(func() { defer done.Done(); ran.Add(1); <-block })
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for ran.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 5 tasks started", ran.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(block)
+	done.Wait()
+	// idle workers are reused, and leave after idleFor
+	time.Sleep(5 * time.Millisecond)
+	if n := w.idle.Load(); n != 2 {
+		t.Fatalf("%d idle workers, want 2", n)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := w.idle.Load(); n != 0 {
+		t.Fatalf("%d idle workers after idleFor, want 0", n)
+	}
+}
+
+func TestDecodeScalar(t *testing.T) {
+	var f float64
+	var i int
+	var s string
+	var b bool
+	cases := []struct {
+		raw  string
+		dst  any
+		ok   bool
+		want any
+	}{
+		{`1.5`, &f, true, 1.5},
+		{`42`, &i, true, 42},
+		{`4.2`, &i, false, 0},
+		{`"plain"`, &s, true, "plain"},
+		{`"esc\"aped"`, &s, false, ""},
+		{`true`, &b, true, true},
+		{`"x"`, &f, false, 0.0},
+	}
+	for _, c := range cases {
+		v := reflect.ValueOf(c.dst).Elem()
+		v.Set(reflect.Zero(v.Type()))
+		if got := decodeScalar([]byte(c.raw), v); got != c.ok {
+			t.Errorf("%s into %s: ok=%v", c.raw, v.Type(), got)
+			continue
+		}
+		if c.ok && v.Interface() != c.want {
+			t.Errorf("%s into %s = %v, want %v", c.raw, v.Type(), v.Interface(), c.want)
+		}
+	}
+}
