@@ -613,8 +613,17 @@ func (r *request) decode(data []byte) error {
 			r.RawArgs = value
 		case jsonscan.KeyIs(key, "origin"):
 			if len(value) > 0 && value[0] == '{' {
-				r.Origin = &Origin{}
-				return json.Unmarshal(value, r.Origin)
+				o := &Origin{}
+				r.Origin = o
+				return jsonscan.EachMember(value, func(k, v []byte) error {
+					switch {
+					case jsonscan.KeyIs(k, "id"):
+						o.ID, _ = jsonscan.Unquote(v)
+					case jsonscan.KeyIs(k, "username"):
+						o.Username, _ = jsonscan.Unquote(v)
+					}
+					return nil
+				})
 			}
 		case jsonscan.KeyIs(key, "version"):
 			r.Version, _ = jsonscan.Unquote(value)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -154,7 +155,7 @@ func (c *wsConn) kickLocked() {
 	}
 	c.flushing = true
 	c.mu.Unlock()
-	go c.flush()
+	go c.flush(true)
 }
 
 // control queues a control frame (pong, close).
@@ -198,16 +199,22 @@ func (c *wsConn) release() {
 	}
 	c.flushing = true
 	c.mu.Unlock()
-	c.flush()
+	c.flush(false)
 }
 
-// flush writes queued frames until the queue is empty.
-func (c *wsConn) flush() {
+// flush writes queued frames until the queue is empty. A flusher started
+// for frames from other goroutines (yield) first lets the goroutines
+// producing frames for this connection right now (a burst of replies or
+// publications) queue them, so that one writev carries them all.
+func (c *wsConn) flush(yield bool) {
 	var (
 		bufs    net.Buffers
 		headers []byte
 		offsets []int
 	)
+	if yield {
+		runtime.Gosched()
+	}
 	for {
 		c.mu.Lock()
 		queue, ctrl, closing := c.queue, c.ctrl, c.closing
