@@ -702,7 +702,7 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) 
 	// the reply is published by the mesh's own session, as happner does,
 	// straight into happn: no request frame and no reply to wait for
 	admin := m.adminOrigin()
-	reply := happn.PublishRequest{Path: req.CallbackAddress, Data: payload, TargetClients: targets, SessionID: admin.ID}
+	reply := happn.PublishRequest{Path: req.CallbackAddress, Data: payload, TargetClients: targets, SessionID: admin.ID, WriteInline: true}
 	if m.secure {
 		reply.Origin = &happn.Origin{Username: admin.Username, ID: admin.ID}
 	}

@@ -112,6 +112,10 @@ type PublishRequest struct {
 	// SessionID is reported as the publisher (default: the server's
 	// internal session).
 	SessionID string
+	// WriteInline makes the calling goroutine write the frames to idle
+	// connections itself rather than handing them to a flusher: cheaper
+	// for a reply to one caller, and the caller may wait on that socket.
+	WriteInline bool
 }
 
 // Publish delivers a publication to the subscribers of its path without
@@ -156,6 +160,7 @@ func (s *Server) Publish(ctx context.Context, r PublishRequest) (int, error) {
 		targets:     r.TargetClients,
 		noCluster:   r.NoCluster,
 		origin:      r.Origin,
+		inline:      r.WriteInline,
 	}
 	res := s.publish(p)
 	return res.successful, nil
@@ -166,6 +171,7 @@ func (s *Server) Publish(ctx context.Context, r PublishRequest) (int, error) {
 type discardSink struct{}
 
 func (discardSink) send([]byte)           {}
+func (discardSink) sendNow([]byte)        {}
 func (discardSink) closeWith(int, string) {}
 
 // publicationView renders p for an in-process subscriber.

@@ -97,6 +97,9 @@ func (c *LocalConn) send(frame []byte) {
 	}
 }
 
+// sendNow implements sink: in-process frames need no writing.
+func (c *LocalConn) sendNow(frame []byte) { c.send(frame) }
+
 // closeWith implements sink: frames already queued can still be read.
 func (c *LocalConn) closeWith(int, string) {
 	c.mu.Lock()

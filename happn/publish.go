@@ -28,6 +28,7 @@ type publication struct {
 	as          *security.Session // the identity the write acted as (onBehalfOf)
 	origin      *Origin           // an explicit eventOrigin (Server.Publish)
 	publisherID string            // an explicit publisher session id (Server.Publish)
+	inline      bool              // write to idle connections on this goroutine
 }
 
 // publisherSessionID is the session id a publication reports.
@@ -251,7 +252,11 @@ func (s *Server) publish(p *publication) publishResult {
 			frame = append(frame, '}')
 			frames = append(frames, cachedFrame{sub.channel, sub.depth, sub.merge, proto, frame})
 		}
-		sub.session.send(frame)
+		if p.inline {
+			sub.session.sendNow(frame)
+		} else {
+			sub.session.send(frame)
+		}
 		res.successful++
 		res.queued++
 		if p.consistency == consistencyAcknowledged {

@@ -14,6 +14,10 @@ import (
 // channel of an in-process client.
 type sink interface {
 	send(frame []byte)
+	// sendNow is send, but when nothing is being written to the
+	// connection the calling goroutine writes the frame itself instead of
+	// starting a flusher (for callers that may block on this connection).
+	sendNow(frame []byte)
 	// closeWith ends the connection after flushing queued frames.
 	closeWith(code int, reason string)
 }
@@ -84,6 +88,13 @@ func (s *Session) send(frame []byte) {
 		return
 	}
 	s.out.send(frame)
+}
+
+func (s *Session) sendNow(frame []byte) {
+	if s.closed.Load() {
+		return
+	}
+	s.out.sendNow(frame)
 }
 
 // protocolName is the protocol key echoed in replies.

@@ -146,6 +146,25 @@ func (c *wsConn) send(payload []byte) {
 	c.kickLocked()
 }
 
+// sendNow queues a frame and, unless a write is under way or the reader
+// will flush, writes the queue in the calling goroutine.
+func (c *wsConn) sendNow(payload []byte) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, payload)
+	c.pending += len(payload)
+	if c.holding || c.flushing {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing = true
+	c.mu.Unlock()
+	c.flush(false)
+}
+
 // kickLocked starts a flush unless one is running or the reader will
 // flush; it unlocks c.mu.
 func (c *wsConn) kickLocked() {
