@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/happner-go/happner/internal/jsonscan"
 )
 
 // request is a client → server message. Field order matches the npm client.
@@ -28,6 +31,29 @@ type respMeta struct {
 	Channel     string          `json:"channel"`
 	Error       json.RawMessage `json:"error"`
 	ReferenceID json.RawMessage `json:"referenceId"`
+}
+
+// decode reads the routing members of a _meta object in one pass.
+func (m *respMeta) decode(raw []byte) error {
+	return jsonscan.EachMember(raw, func(k, v []byte) error {
+		switch {
+		case jsonscan.KeyIs(k, "type"):
+			m.Type, _ = jsonscan.Unquote(v)
+		case jsonscan.KeyIs(k, "status"):
+			m.Status, _ = jsonscan.Unquote(v)
+		case jsonscan.KeyIs(k, "eventId"):
+			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				m.EventID = n
+			}
+		case jsonscan.KeyIs(k, "channel"):
+			m.Channel, _ = jsonscan.Unquote(v)
+		case jsonscan.KeyIs(k, "error"):
+			m.Error = v
+		case jsonscan.KeyIs(k, "referenceId"):
+			m.ReferenceID = v
+		}
+		return nil
+	})
 }
 
 // response is a decoded reply, as delivered to the waiting request.
@@ -98,15 +124,24 @@ func decodeFrame(b []byte) (*incoming, error) {
 		}
 		return &incoming{kind: frameResponse, resp: r, raw: b}, nil
 	case '{':
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(t, &top); err != nil {
+		// one pass over the members, no reflection: this runs for every
+		// reply and every publication
+		top := make(map[string]json.RawMessage, 4)
+		if err := jsonscan.EachMember(t, func(k, v []byte) error {
+			key, ok := jsonscan.Unquote(k)
+			if !ok {
+				return errors.New("bad member name")
+			}
+			top[key] = v
+			return nil
+		}); err != nil {
 			return nil, fmt.Errorf("decode frame: %w", err)
 		}
 		r := &response{top: top, metaRaw: top["_meta"]}
 		if len(r.metaRaw) == 0 {
 			return nil, errors.New("frame without _meta")
 		}
-		if err := json.Unmarshal(r.metaRaw, &r.meta); err != nil {
+		if err := r.meta.decode(r.metaRaw); err != nil {
 			return nil, fmt.Errorf("decode frame _meta: %w", err)
 		}
 		r.data, r.hasData = top["data"]
