@@ -22,98 +22,27 @@ usage() {
 EOF2
 }
 
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ALL_SCENARIOS="rpc-seq rpc-pipe"
-SECURE=0
-DURATION=10s
-WARMUP=2s
 DEPTH=100
-ONLY=""
-OUT=""
-ADMIN_PASSWORD="bench-secret"
-
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --quick) DURATION=2s; WARMUP=500ms ;;
-    --secure) SECURE=1 ;;
-    --only) [ $# -ge 2 ] || { echo "--only needs a value" >&2; exit 2; }
-            ONLY="$ONLY ${2//,/ }"; shift ;;
-    --duration) [ $# -ge 2 ] || { echo "--duration needs a value" >&2; exit 2; }
-                DURATION="$2"; shift ;;
-    --depth) [ $# -ge 2 ] || { echo "--depth needs a value" >&2; exit 2; }
-             DEPTH="$2"; shift ;;
-    --out) [ $# -ge 2 ] || { echo "--out needs a value" >&2; exit 2; }
-           OUT="$2"; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
-  esac
-  shift
-done
-
-SCENARIOS="$ALL_SCENARIOS"
-if [ -n "$ONLY" ]; then
-  for s in $ONLY; do
-    case " $ALL_SCENARIOS " in
-      *" $s "*) ;;
-      *) echo "unknown scenario: $s (want one of: $ALL_SCENARIOS)" >&2; exit 2 ;;
-    esac
-  done
-  SCENARIOS="$ONLY"
-fi
+bench_parse_args --depth DEPTH "$@"
+bench_select_scenarios
+# shellcheck disable=SC2086 # split the list into words
 SCENARIO_LIST="$(echo $SCENARIOS | tr ' ' ',')"
 
-BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/meshbench.XXXXXX")"
-[ -n "$OUT" ] || OUT="$BENCH_DIR/results/mesh-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
+bench_setup meshbench mesh-
 for f in go-mesh-go-client go-mesh-npm-client npm-mesh-go-client npm-mesh-npm-client; do
   : > "$OUT/$f.jsonl"
 done
 
-SERVER_PID=""
-SERVER_ADDR=""
-
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  local pid="$SERVER_PID"
-  SERVER_PID=""
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  stop_server
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 echo "building meshbench and meshserver…" >&2
 (cd "$ROOT" && go build -o "$TMP/meshbench" ./bench/cmd/meshbench)
 HAVE_GO=1
-if ! (cd "$ROOT" && go build -o "$TMP/meshserver" ./bench/cmd/meshserver) 2> "$TMP/build.err"; then
-  HAVE_GO=0
-  echo "warning: go build ./bench/cmd/meshserver failed; the Go mesh columns will be n/a:" >&2
-  sed 's/^/  /' "$TMP/build.err" >&2
-fi
-
+bench_build_optional meshserver ./bench/cmd/meshserver "the Go mesh columns" || HAVE_GO=0
 HAVE_NODE=1
-if ! command -v node > /dev/null; then
-  HAVE_NODE=0
-  echo "warning: node not found; the happner-2 mesh and npm MeshClient columns will be n/a" >&2
-elif [ ! -d "$BENCH_DIR/peer/node_modules/happner-2" ]; then
-  echo "installing the npm peers (npm ci)…" >&2
-  if ! (cd "$BENCH_DIR/peer" && npm ci --no-audit --no-fund > "$TMP/npm.log" 2>&1); then
-    HAVE_NODE=0
-    echo "warning: npm ci failed; the happner-2 and npm MeshClient columns will be n/a:" >&2
-    tail -20 "$TMP/npm.log" >&2
-  fi
-fi
+bench_npm_peer happner-2 "the npm peers" "the happner-2 mesh and npm MeshClient columns" || HAVE_NODE=0
 
 # start_server go|npm SECURE: starts one mesh and sets SERVER_PID, SERVER_ADDR.
 start_server() {
@@ -131,16 +60,7 @@ start_server() {
     node "$BENCH_DIR/peer/mesh.js" "${args[@]}" > "$out" 2> "$err" &
   fi
   SERVER_PID=$!
-  for _ in $(seq 600); do
-    if grep -q "^$marker" "$out"; then
-      SERVER_ADDR="$(grep -m1 "^$marker" "$out" | sed "s/^$marker//")"
-      return 0
-    fi
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
+  bench_await_listening "$marker" "$out" 600 && return 0
   local name=happner-2; [ "$side" = go ] && name=Go
   echo "warning: the $name mesh ($([ "$secure" = 1 ] && echo secure || echo insecure)) did not start; its output:" >&2
   tail -5 "$err" >&2

@@ -9,6 +9,7 @@ if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
 
 const net = require('net');
 const Happner = require('happner-2');
+const { parseFlags, checkPort, stopOnSignal } = require('./cli');
 
 function parseArgs(argv) {
   const opts = {
@@ -18,22 +19,14 @@ function parseArgs(argv) {
     secure: false,
     adminPassword: 'happn',
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`missing value for ${arg}`);
-      return argv[++i];
-    };
-    if (arg === '--port') opts.port = Number(next());
-    else if (arg === '--host') opts.host = next();
-    else if (arg === '--name') opts.name = next();
-    else if (arg === '--secure') opts.secure = true;
-    else if (arg === '--admin-password') opts.adminPassword = next();
-    else throw new Error(`unknown argument ${arg}`);
-  }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
-    throw new Error(`invalid port ${opts.port}`);
-  }
+  parseFlags(argv, {
+    '--port': (v) => (opts.port = Number(v)),
+    '--host': (v) => (opts.host = v),
+    '--name': (v) => (opts.name = v),
+    '--secure': () => (opts.secure = true),
+    '--admin-password': (v) => (opts.adminPassword = v),
+  });
+  checkPort(opts.port);
   if (!opts.name) throw new Error('--name must not be empty');
   return opts;
 }
@@ -78,18 +71,12 @@ async function main() {
   });
   process.stdout.write(`peer mesh listening on ${opts.host}:${port}\n`);
 
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(0), 3000).unref();
+  stopOnSignal(() =>
     mesh.stop({ reconnect: false }).then(
       () => process.exit(0),
       () => process.exit(0)
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+    )
+  );
 }
 
 main().catch((e) => {

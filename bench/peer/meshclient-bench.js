@@ -17,6 +17,7 @@ if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
 const fs = require('fs');
 const { execFileSync } = require('child_process');
 const Happner = require('happner-2');
+const { parseFlags } = require('./cli');
 
 const SCENARIOS = ['rpc-seq', 'rpc-pipe'];
 const DRAIN_TIMEOUT_MS = 60000;
@@ -42,27 +43,19 @@ function parseArgs(argv) {
     component: 'calc',
     method: 'add',
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`missing value for ${arg}`);
-      return argv[++i];
-    };
-    switch (arg) {
-      case '--addr': opts.addr = next(); break;
-      case '--scenario': opts.scenarios = next().split(',').map((s) => s.trim()); break;
-      case '--duration': opts.durationMs = parseDuration(next(), arg); break;
-      case '--warmup': opts.warmupMs = parseDuration(next(), arg); break;
-      case '--depth': opts.depth = Number(next()); break;
-      case '--server-pid': opts.serverPid = Number(next()); break;
-      case '--username': opts.username = next(); break;
-      case '--password': opts.password = next(); break;
-      case '--label': opts.label = next(); break;
-      case '--component': opts.component = next(); break;
-      case '--method': opts.method = next(); break;
-      default: throw new Error(`unknown argument ${arg}`);
-    }
-  }
+  parseFlags(argv, {
+    '--addr': (v) => (opts.addr = v),
+    '--scenario': (v) => (opts.scenarios = v.split(',').map((s) => s.trim())),
+    '--duration': (v) => (opts.durationMs = parseDuration(v, '--duration')),
+    '--warmup': (v) => (opts.warmupMs = parseDuration(v, '--warmup')),
+    '--depth': (v) => (opts.depth = Number(v)),
+    '--server-pid': (v) => (opts.serverPid = Number(v)),
+    '--username': (v) => (opts.username = v),
+    '--password': (v) => (opts.password = v),
+    '--label': (v) => (opts.label = v),
+    '--component': (v) => (opts.component = v),
+    '--method': (v) => (opts.method = v),
+  });
   const m = /^(.+):(\d+)$/.exec(opts.addr);
   if (!m) throw new Error('--addr HOST:PORT is required');
   opts.host = m[1];

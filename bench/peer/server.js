@@ -7,6 +7,7 @@
 if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
 
 const happn = require('happn-3');
+const { parseFlags, checkPort, stopOnSignal } = require('./cli');
 
 function parseArgs(argv) {
   const opts = {
@@ -15,22 +16,18 @@ function parseArgs(argv) {
     secure: process.env.PEER_SECURE === '1' || process.env.PEER_SECURE === 'true',
     adminPassword: process.env.PEER_ADMIN_PASSWORD || 'happn',
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`missing value for ${arg}`);
-      return argv[++i];
-    };
-    if (arg === '--port') opts.port = Number(next());
-    else if (arg === '--host') opts.host = next();
-    else if (arg === '--secure') opts.secure = true;
-    else if (arg === '--admin-password') opts.adminPassword = next();
-    else if (/^\d+$/.test(arg)) opts.port = Number(arg);
-    else throw new Error(`unknown argument ${arg}`);
-  }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
-    throw new Error(`invalid port ${opts.port}`);
-  }
+  parseFlags(
+    argv,
+    {
+      '--port': (v) => (opts.port = Number(v)),
+      '--host': (v) => (opts.host = v),
+      '--secure': () => (opts.secure = true),
+      '--admin-password': (v) => (opts.adminPassword = v),
+    },
+    // A bare number is the port.
+    (arg) => /^\d+$/.test(arg) && ((opts.port = Number(arg)), true)
+  );
+  checkPort(opts.port);
   return opts;
 }
 
@@ -47,15 +44,7 @@ async function main() {
   const address = server.server.address();
   process.stdout.write(`peer listening on ${opts.host}:${address.port}\n`);
 
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    server.stop({ reconnect: false }, () => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  stopOnSignal(() => server.stop({ reconnect: false }, () => process.exit(0)));
 }
 
 main().catch((e) => {

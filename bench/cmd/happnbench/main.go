@@ -17,11 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/happner-go/happner/bench/internal/cli"
 )
 
 // scenarioNames lists the scenarios in the order run.sh runs them.
@@ -29,13 +28,9 @@ var scenarioNames = []string{"set-seq", "set-pipe", "get-pipe", "event-1", "even
 
 // config is the parsed command line of a benchmark run.
 type config struct {
-	addr        string
-	username    string
-	password    string
-	scenarios   []string
+	cli.Target
 	duration    time.Duration
 	ops         int64
-	warmup      time.Duration
 	depth       int
 	serverPID   int
 	conns       int
@@ -45,7 +40,6 @@ type config struct {
 	label       string
 	settle      time.Duration
 	cpuProfile  string
-	coalesce    bool
 }
 
 func main() {
@@ -53,24 +47,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "table" {
-		if err := tableCmd(args[1:], stdout); err != nil {
-			fmt.Fprintln(stderr, "happnbench table:", err)
-			return 2
-		}
-		return 0
-	}
-	cfg, err := parseFlags(args, stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "happnbench:", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	return cli.Command[*config]{Name: "happnbench", Table: tableCmd, Parse: parseFlags, Bench: bench}.Main(args, stdout, stderr)
+}
 
+// bench runs every configured scenario, printing each result; a failed
+// scenario makes the exit status 1 without stopping the others.
+func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
 		if err != nil {
@@ -86,10 +68,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	enc := json.NewEncoder(stdout)
 	status := 0
-	for _, name := range cfg.scenarios {
+	for _, name := range cfg.Scenarios {
 		res, err := runScenario(ctx, cfg, name)
 		if err != nil {
-			fmt.Fprintf(stderr, "happnbench: %s against %s: %v\n", name, cfg.addr, err)
+			fmt.Fprintf(stderr, "happnbench: %s against %s: %v\n", name, cfg.Addr, err)
 			status = 1
 			if ctx.Err() != nil {
 				break
@@ -109,14 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("happnbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &config{}
-	var scenarios string
-	fs.StringVar(&cfg.addr, "addr", "", "server address host:port (required)")
-	fs.StringVar(&cfg.username, "username", "", "login username (secure servers), e.g. _ADMIN")
-	fs.StringVar(&cfg.password, "password", "", "login password (secure servers)")
-	fs.StringVar(&scenarios, "scenario", "", "comma-separated scenarios or 'all': "+strings.Join(scenarioNames, ", "))
+	cfg.Register(fs, "server", "servers", scenarioNames)
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time per scenario (ignored when --ops is set)")
 	fs.Int64Var(&cfg.ops, "ops", 0, "measured operations per scenario instead of --duration (sets, for event-*)")
-	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each measured phase")
 	fs.IntVar(&cfg.depth, "depth", 100, "requests in flight for set-pipe, get-pipe and the event publisher")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "server process id, to read its CPU time and RSS from /proc")
 	fs.IntVar(&cfg.conns, "conns", 10000, "connections for idle-10k")
@@ -125,37 +102,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.keys, "keys", 1000, "distinct keys written by set-* and read by get-pipe")
 	fs.StringVar(&cfg.label, "label", "", "free-form label copied into every result (e.g. go, happn-3)")
 	fs.DurationVar(&cfg.settle, "settle", 2*time.Second, "idle-10k: wait after the last login before reading RSS")
-	fs.BoolVar(&cfg.coalesce, "coalesce", true, "let pipelined requests share write system calls (--coalesce=false: one write per request, like the npm client)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this load generator to the file")
-	if err := fs.Parse(args); err != nil {
+	if err := cfg.Parse(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if cfg.addr == "" {
-		return nil, errors.New("--addr is required")
-	}
-	if scenarios == "" {
-		return nil, errors.New("--scenario is required")
-	}
-	if scenarios == "all" {
-		cfg.scenarios = scenarioNames
-	} else {
-		for _, s := range strings.Split(scenarios, ",") {
-			s = strings.TrimSpace(s)
-			if !knownScenario(s) {
-				return nil, fmt.Errorf("unknown scenario %q (want one of %s)", s, strings.Join(scenarioNames, ", "))
-			}
-			cfg.scenarios = append(cfg.scenarios, s)
-		}
 	}
 	switch {
 	case cfg.ops < 0:
 		return nil, errors.New("--ops must be ≥ 0")
 	case cfg.ops == 0 && cfg.duration <= 0:
 		return nil, errors.New("--duration must be > 0 when --ops is not set")
-	case cfg.warmup < 0:
+	case cfg.Warmup < 0:
 		return nil, errors.New("--warmup must be ≥ 0")
 	case cfg.depth < 1:
 		return nil, errors.New("--depth must be ≥ 1")
@@ -170,19 +126,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	case cfg.serverPID < 0:
 		return nil, errors.New("--server-pid must be ≥ 0")
 	}
-	if (cfg.username == "") != (cfg.password == "") {
-		return nil, errors.New("--username and --password go together")
+	if err := cfg.CheckLogin(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
-}
-
-func knownScenario(s string) bool {
-	for _, n := range scenarioNames {
-		if n == s {
-			return true
-		}
-	}
-	return false
 }
 
 func runScenario(ctx context.Context, cfg *config, name string) (*result, error) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/happner-go/happner/bench/internal/cli"
 	"github.com/happner-go/happner/bench/internal/testserver"
 	"github.com/happner-go/happner/happn"
 )
@@ -20,11 +21,11 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.scenarios) != 2 || cfg.scenarios[0] != "set-seq" || cfg.scenarios[1] != "event-10" || cfg.ops != 5 || cfg.depth != 100 || cfg.conns != 10000 {
+	if len(cfg.Scenarios) != 2 || cfg.Scenarios[0] != "set-seq" || cfg.Scenarios[1] != "event-10" || cfg.ops != 5 || cfg.depth != 100 || cfg.conns != 10000 {
 		t.Fatalf("parsed %+v", cfg)
 	}
 	cfg, err = parseFlags([]string{"--addr", "h:1", "--scenario", "all"}, io.Discard)
-	if err != nil || len(cfg.scenarios) != len(scenarioNames) {
+	if err != nil || len(cfg.Scenarios) != len(scenarioNames) {
 		t.Fatalf("all: %v %v", cfg, err)
 	}
 	bad := map[string][]string{
@@ -58,7 +59,7 @@ func TestTable(t *testing.T) {
 	write(peerFile, `{"scenario":"set-pipe","ops_per_s":10000,"p50_us":50,"p99_us":80,"server_cpu_us_per_op":20,"errors":0}
 `)
 	var out bytes.Buffer
-	if err := tableCmd([]string{"--go", goFile, "--peer", peerFile}, &out); err != nil {
+	if err := tableCmd([]string{"--go", goFile, "--peer", peerFile}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
@@ -80,10 +81,10 @@ func TestTable(t *testing.T) {
 		t.Errorf("table shows a scenario neither side ran:\n%s", got)
 	}
 	write(peerFile, "{not json\n")
-	if err := tableCmd([]string{"--go", goFile, "--peer", peerFile}, io.Discard); err == nil {
+	if err := tableCmd([]string{"--go", goFile, "--peer", peerFile}, io.Discard, io.Discard); err == nil {
 		t.Error("malformed results accepted")
 	}
-	if err := tableCmd(nil, io.Discard); err == nil {
+	if err := tableCmd(nil, io.Discard, io.Discard); err == nil {
 		t.Error("table without inputs accepted")
 	}
 }
@@ -94,7 +95,8 @@ func testConfig(t *testing.T, scenario string) *config {
 	t.Helper()
 	addr := testserver.Start(t, happn.Config{})
 	return &config{
-		addr: addr, scenarios: []string{scenario}, ops: 300, depth: 20,
+		Target: cli.Target{Addr: addr, Scenarios: []string{scenario}},
+		ops:    300, depth: 20,
 		serverPID: os.Getpid(), conns: 50, dialWorkers: 5, payload: 16, keys: 10,
 		label: "test", settle: 10 * time.Millisecond,
 	}
@@ -127,7 +129,7 @@ func TestSetAndGetScenarios(t *testing.T) {
 			if name == "set-seq" {
 				wantDepth = 1
 			}
-			if res.Depth != wantDepth || res.Label != "test" || res.Addr != cfg.addr {
+			if res.Depth != wantDepth || res.Label != "test" || res.Addr != cfg.Addr {
 				t.Fatalf("depth %d label %q addr %q", res.Depth, res.Label, res.Addr)
 			}
 		})

@@ -2,12 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
-	"time"
 
-	"github.com/happner-go/happner/bench/internal/proc"
-	"github.com/happner-go/happner/bench/internal/stats"
+	"github.com/happner-go/happner/bench/internal/report"
 )
 
 // result is the JSON object printed for one scenario. Metrics that a
@@ -32,9 +29,7 @@ type result struct {
 	EventsLost  int64    `json:"events_lost,omitempty"`
 	EventsPerS  *float64 `json:"events_per_s,omitempty"`
 
-	P50Us *float64 `json:"p50_us,omitempty"`
-	P99Us *float64 `json:"p99_us,omitempty"`
-	MaxUs *float64 `json:"max_us,omitempty"`
+	report.Latency
 
 	ServerCPUS            *float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUUsPerOp      *float64 `json:"server_cpu_us_per_op,omitempty"`
@@ -48,18 +43,6 @@ type result struct {
 	RSSMB                 *float64 `json:"rss_mb,omitempty"`
 	RSSPerConnKB          *float64 `json:"rss_per_conn_kb,omitempty"`
 	ServerCPUUsPerConnect *float64 `json:"server_cpu_us_per_connect,omitempty"`
-}
-
-func ptr(v float64) *float64 { return &v }
-
-// setLatency fills the latency fields from a summary.
-func (r *result) setLatency(s stats.Summary) {
-	if s.Count == 0 {
-		return
-	}
-	r.P50Us = ptr(stats.Micros(s.P50))
-	r.P99Us = ptr(stats.Micros(s.P99))
-	r.MaxUs = ptr(stats.Micros(s.Max))
 }
 
 // human renders the result as one line for stderr.
@@ -101,51 +84,4 @@ func (r *result) human() string {
 		fmt.Fprintf(&b, "  first error: %s", r.FirstError)
 	}
 	return b.String()
-}
-
-// cpuMeter measures a server's CPU time over an interval, and this
-// process's own CPU time alongside. A zero pid skips the server reading.
-type cpuMeter struct {
-	pid         int
-	start       time.Duration
-	clientStart time.Duration
-}
-
-func startCPU(pid int) (*cpuMeter, error) {
-	m := &cpuMeter{pid: pid}
-	self, err := proc.CPUTime(os.Getpid())
-	if err != nil {
-		return nil, err
-	}
-	m.clientStart = self
-	if pid == 0 {
-		return m, nil
-	}
-	t, err := proc.CPUTime(pid)
-	if err != nil {
-		return nil, err
-	}
-	m.start = t
-	return m, nil
-}
-
-// client returns this process's CPU time since start.
-func (m *cpuMeter) client() (time.Duration, error) {
-	self, err := proc.CPUTime(os.Getpid())
-	if err != nil {
-		return 0, err
-	}
-	return self - m.clientStart, nil
-}
-
-// stop returns the CPU time used since start, or ok=false without a pid.
-func (m *cpuMeter) stop() (used time.Duration, ok bool, err error) {
-	if m.pid == 0 {
-		return 0, false, nil
-	}
-	t, err := proc.CPUTime(m.pid)
-	if err != nil {
-		return 0, false, err
-	}
-	return t - m.start, true, nil
 }

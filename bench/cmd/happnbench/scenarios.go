@@ -10,129 +10,46 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/happner-go/happner/bench/internal/pipeline"
 	"github.com/happner-go/happner/bench/internal/proc"
+	"github.com/happner-go/happner/bench/internal/report"
 	"github.com/happner-go/happner/bench/internal/stats"
 	"github.com/happner-go/happner/bench/internal/wire"
 )
 
-// drainTimeout bounds the wait for outstanding replies or events after the
-// load stops.
-const drainTimeout = 60 * time.Second
-
-// limit says when a load phase stops: after ops operations, or at until.
-type limit struct {
-	ops   int64
-	until time.Time
-}
-
-func (l limit) reached(i int64) bool {
-	if l.ops > 0 {
-		return i >= l.ops
-	}
-	return !time.Now().Before(l.until)
-}
-
-func (cfg *config) measured() limit {
+// measured is the limit of a measured phase: --ops requests, or --duration.
+func (cfg *config) measured() pipeline.Limit {
 	if cfg.ops > 0 {
-		return limit{ops: cfg.ops}
+		return pipeline.Limit{Ops: cfg.ops}
 	}
-	return limit{until: time.Now().Add(cfg.duration)}
+	return pipeline.Limit{For: cfg.duration}
 }
 
 // op describes request i of a load phase. buf may be reused for data.
 type op func(i int64, buf []byte) (action, path string, data []byte)
 
-// phase is the outcome of one load phase.
-type phase struct {
-	done     int64 // replies received (ok or error)
-	errors   int64
-	firstErr error
-	elapsed  time.Duration // first send to last reply
+// pipe keeps depth requests in flight on c.
+func pipe(c *wire.Client, depth int) pipeline.Pipe {
+	return pipeline.Pipe{Conn: c, Depth: depth, Answers: "replies"}
 }
 
-// load issues requests from op with at most depth in flight until lim is
-// reached, then waits for every reply. Latencies go to rec, which must only
-// be read once load has returned.
-func load(ctx context.Context, c *wire.Client, depth int, lim limit, fn op, rec *stats.Recorder) (phase, error) {
-	sem := make(chan struct{}, depth)
-	var (
-		mu  sync.Mutex
-		res phase
-		buf []byte
-	)
-	acquire := func() error {
-		select {
-		case sem <- struct{}{}:
-			return nil
-		default:
-		}
-		// About to wait for replies: send what is buffered first.
-		if err := c.Flush(); err != nil {
-			return err
-		}
-		select {
-		case sem <- struct{}{}:
-			return nil
-		case <-c.Done():
-			return fmt.Errorf("connection lost: %w", c.Err())
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	start := time.Now()
-	for i := int64(0); !lim.reached(i); i++ {
-		if err := acquire(); err != nil {
-			return res, err
-		}
+// sender sends the requests that fn describes on c; a reply's latency
+// counts from just before its request is written.
+func sender(c *wire.Client, fn op) pipeline.Sender {
+	var buf []byte
+	return func(i int64, begin func() pipeline.Finish) error {
 		action, path, data := fn(i, buf)
 		buf = data[:0]
-		t0 := time.Now()
-		_, err := c.Send(action, path, data, nil, func(r wire.Reply) {
-			d := time.Since(t0)
-			mu.Lock()
-			res.done++
-			if r.Err != nil {
-				res.errors++
-				if res.firstErr == nil {
-					res.firstErr = r.Err
-				}
-			} else if rec != nil {
-				rec.Add(d)
-			}
-			mu.Unlock()
-			<-sem
-		})
-		if err != nil {
-			return res, err
-		}
+		done := begin()
+		_, err := c.Send(action, path, data, nil, func(r wire.Reply) { done(r.Err) })
+		return err
 	}
-	if err := c.Flush(); err != nil {
-		return res, err
-	}
-	// Drain: owning every slot means every reply has arrived.
-	timer := time.NewTimer(drainTimeout)
-	defer timer.Stop()
-	for range depth {
-		select {
-		case sem <- struct{}{}:
-		case <-c.Done():
-			return res, fmt.Errorf("connection lost while draining: %w", c.Err())
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-timer.C:
-			return res, fmt.Errorf("replies still missing after %s", drainTimeout)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	res.elapsed = time.Since(start)
-	return res, nil
 }
 
 func (cfg *config) dial(ctx context.Context, onEvent func(wire.Event)) (*wire.Client, error) {
-	return wire.Dial(ctx, cfg.addr, wire.Options{
-		Username: cfg.username, Password: cfg.password, OnEvent: onEvent,
-		ManualFlush: cfg.coalesce,
+	return wire.Dial(ctx, cfg.Addr, wire.Options{
+		Username: cfg.Username, Password: cfg.Password, OnEvent: onEvent,
+		ManualFlush: cfg.Coalesce,
 	})
 }
 
@@ -148,52 +65,26 @@ func (cfg *config) payloadJSON(buf []byte) []byte {
 }
 
 func (cfg *config) newResult(name string, c *wire.Client, depth int) *result {
-	return &result{Scenario: name, Label: cfg.label, Addr: cfg.addr, Secure: c.Secure, Depth: depth,
-		CoalescedWrites: cfg.coalesce && depth > 1}
+	return &result{Scenario: name, Label: cfg.label, Addr: cfg.Addr, Secure: c.Secure, Depth: depth,
+		CoalescedWrites: cfg.Coalesce && depth > 1}
 }
 
 // measureOps runs a warm-up phase and a measured phase of fn and fills the
 // throughput, latency and CPU metrics of res.
 func measureOps(ctx context.Context, cfg *config, c *wire.Client, depth int, fn op, res *result) error {
-	if cfg.warmup > 0 {
-		if _, err := load(ctx, c, depth, limit{until: time.Now().Add(cfg.warmup)}, fn, nil); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
-		}
-	}
-	cpu, err := startCPU(cfg.serverPID)
+	m, err := pipe(c, depth).Measure(ctx, cfg.Warmup, cfg.measured(), cfg.serverPID, sender(c, fn))
 	if err != nil {
 		return err
 	}
-	var rec stats.Recorder
-	ph, err := load(ctx, c, depth, cfg.measured(), fn, &rec)
-	if err != nil {
-		return err
-	}
-	used, ok, err := cpu.stop()
-	if err != nil {
-		return err
-	}
-	self, err := cpu.client()
-	if err != nil {
-		return err
-	}
-	res.ClientCPUS = ptr(self.Seconds())
-	res.DurationS = ph.elapsed.Seconds()
-	res.Ops = ph.done
-	res.Errors = ph.errors
-	if ph.firstErr != nil {
-		res.FirstError = ph.firstErr.Error()
-	}
-	if ph.elapsed > 0 {
-		res.OpsPerS = ptr(float64(ph.done) / ph.elapsed.Seconds())
-	}
-	res.setLatency(rec.Summarize())
-	if ok {
-		res.ServerCPUS = ptr(used.Seconds())
-		if ph.done > 0 {
-			res.ServerCPUUsPerOp = ptr(stats.Micros(used) / float64(ph.done))
-		}
-	}
+	res.ClientCPUS = report.Ptr(m.ClientCPU.Seconds())
+	res.DurationS = m.Elapsed.Seconds()
+	res.Ops = m.Done
+	res.Errors = m.Errors
+	res.FirstError = m.FirstError()
+	res.OpsPerS = m.PerSecond()
+	res.SetLatency(m.Latency)
+	res.ServerCPUS = m.ServerCPUSeconds()
+	res.ServerCPUUsPerOp = m.ServerCPUMicrosPerOp()
 	return nil
 }
 
@@ -220,14 +111,14 @@ func runGet(ctx context.Context, cfg *config, name string, depth int) (*result, 
 	}
 	defer func() { _ = c.Close() }()
 	paths := keyPaths("/bench/get/", cfg.keys)
-	fill, err := load(ctx, c, depth, limit{ops: int64(len(paths))}, func(i int64, buf []byte) (string, string, []byte) {
+	fill, err := pipe(c, depth).Run(ctx, pipeline.Limit{Ops: int64(len(paths))}, sender(c, func(i int64, buf []byte) (string, string, []byte) {
 		return "set", paths[i], cfg.payloadJSON(buf)
-	}, nil)
+	}), nil)
 	if err != nil {
 		return nil, fmt.Errorf("fill keys: %w", err)
 	}
-	if fill.errors > 0 {
-		return nil, fmt.Errorf("fill keys: %d errors, first: %w", fill.errors, fill.firstErr)
+	if fill.Errors > 0 {
+		return nil, fmt.Errorf("fill keys: %d errors, first: %w", fill.Errors, fill.FirstErr)
 	}
 	// A get of a key that is certainly there must return data.
 	r, err := c.Call(ctx, "get", paths[0], nil, nil)
@@ -311,9 +202,10 @@ func runEvents(ctx context.Context, cfg *config, name string, n int) (*result, e
 	defer func() { _ = pub.Close() }()
 
 	paths := keyPaths("/bench/ev/", min(cfg.keys, 100))
-	fn := func(i int64, buf []byte) (string, string, []byte) {
+	send := sender(pub, func(i int64, buf []byte) (string, string, []byte) {
 		return "set", paths[i%int64(len(paths))], cfg.payloadJSON(buf)
-	}
+	})
+	publish := pipe(pub, cfg.depth)
 	total := func() int64 {
 		var t int64
 		for _, s := range subs {
@@ -322,10 +214,10 @@ func runEvents(ctx context.Context, cfg *config, name string, n int) (*result, e
 		return t
 	}
 	waitFor := func(want int64) error {
-		deadline := time.Now().Add(drainTimeout)
+		deadline := time.Now().Add(pipeline.DrainTimeout)
 		for total() < want {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%d of %d events still missing after %s", want-total(), want, drainTimeout)
+				return fmt.Errorf("%d of %d events still missing after %s", want-total(), want, pipeline.DrainTimeout)
 			}
 			for _, s := range subs {
 				if s.c.Err() != nil {
@@ -341,12 +233,12 @@ func runEvents(ctx context.Context, cfg *config, name string, n int) (*result, e
 		return nil
 	}
 
-	if cfg.warmup > 0 {
-		ph, err := load(ctx, pub, cfg.depth, limit{until: time.Now().Add(cfg.warmup)}, fn, nil)
+	if cfg.Warmup > 0 {
+		ph, err := publish.Run(ctx, pipeline.Limit{For: cfg.Warmup}, send, nil)
 		if err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
-		if err := waitFor((ph.done - ph.errors) * int64(n)); err != nil {
+		if err := waitFor((ph.Done - ph.Errors) * int64(n)); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -356,25 +248,25 @@ func runEvents(ctx context.Context, cfg *config, name string, n int) (*result, e
 		s.rec.Reset()
 		s.mu.Unlock()
 	}
-	cpu, err := startCPU(cfg.serverPID)
+	cpu, err := proc.StartMeter(cfg.serverPID)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	ph, err := load(ctx, pub, cfg.depth, cfg.measured(), fn, nil)
+	ph, err := publish.Run(ctx, cfg.measured(), send, nil)
 	if err != nil {
 		return nil, err
 	}
-	want := base + (ph.done-ph.errors)*int64(n)
+	want := base + (ph.Done-ph.Errors)*int64(n)
 	drainErr := waitFor(want)
 	if drainErr != nil && errors.Is(drainErr, context.Canceled) {
 		return nil, drainErr
 	}
-	used, cpuOK, err := cpu.stop()
+	used, cpuOK, err := cpu.Server()
 	if err != nil {
 		return nil, err
 	}
-	self, err := cpu.client()
+	self, err := cpu.Client()
 	if err != nil {
 		return nil, err
 	}
@@ -390,14 +282,14 @@ func runEvents(ctx context.Context, cfg *config, name string, n int) (*result, e
 	elapsed := time.Unix(0, last).Sub(start)
 	res := cfg.newResult(name, pub, cfg.depth)
 	res.Subscribers = n
-	res.ClientCPUS = ptr(self.Seconds())
-	res.Ops = ph.done
-	res.Errors = ph.errors
+	res.ClientCPUS = report.Ptr(self.Seconds())
+	res.Ops = ph.Done
+	res.Errors = ph.Errors
 	for _, s := range subs {
 		res.Errors += s.bad.Load()
 	}
-	if ph.firstErr != nil {
-		res.FirstError = ph.firstErr.Error()
+	if ph.FirstErr != nil {
+		res.FirstError = ph.FirstErr.Error()
 	} else if drainErr != nil {
 		res.FirstError = drainErr.Error()
 	}
@@ -405,13 +297,13 @@ func runEvents(ctx context.Context, cfg *config, name string, n int) (*result, e
 	res.EventsLost = max(want-base-delivered, 0)
 	if elapsed > 0 && delivered > 0 {
 		res.DurationS = elapsed.Seconds()
-		res.EventsPerS = ptr(float64(delivered) / elapsed.Seconds())
+		res.EventsPerS = report.Ptr(float64(delivered) / elapsed.Seconds())
 	}
-	res.setLatency(rec.Summarize())
+	res.SetLatency(rec.Summarize())
 	if cpuOK {
-		res.ServerCPUS = ptr(used.Seconds())
+		res.ServerCPUS = report.Ptr(used.Seconds())
 		if delivered > 0 {
-			res.ServerCPUUsPerEvent = ptr(stats.Micros(used) / float64(delivered))
+			res.ServerCPUUsPerEvent = report.Ptr(stats.Micros(used) / float64(delivered))
 		}
 	}
 	return res, nil
@@ -427,7 +319,7 @@ func runIdle(ctx context.Context, cfg *config, name string) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpu, err := startCPU(cfg.serverPID)
+	cpu, err := proc.StartMeter(cfg.serverPID)
 	if err != nil {
 		return nil, err
 	}
@@ -449,8 +341,8 @@ func runIdle(ctx context.Context, cfg *config, name string) (*result, error) {
 				if i >= int64(len(clients)) || ctx.Err() != nil {
 					return
 				}
-				c, err := wire.Dial(ctx, cfg.addr, wire.Options{
-					Username: cfg.username, Password: cfg.password,
+				c, err := wire.Dial(ctx, cfg.Addr, wire.Options{
+					Username: cfg.Username, Password: cfg.Password,
 					ReadBufferSize: 512, WriteBufferSize: 512,
 					HandshakeTimeout: 60 * time.Second,
 				})
@@ -468,7 +360,7 @@ func runIdle(ctx context.Context, cfg *config, name string) (*result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	used, cpuOK, err := cpu.stop()
+	used, cpuOK, err := cpu.Server()
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +380,7 @@ func runIdle(ctx context.Context, cfg *config, name string) (*result, error) {
 			alive++
 		}
 	}
-	res := &result{Scenario: name, Label: cfg.label, Addr: cfg.addr, Secure: cfg.username != ""}
+	res := &result{Scenario: name, Label: cfg.label, Addr: cfg.Addr, Secure: cfg.Username != ""}
 	res.DurationS = connect.Seconds()
 	res.Conns = alive
 	res.ConnsFailed = cfg.conns - alive
@@ -496,14 +388,14 @@ func runIdle(ctx context.Context, cfg *config, name string) (*result, error) {
 	if firstErr != nil {
 		res.FirstError = firstErr.Error()
 	}
-	res.ConnectS = ptr(connect.Seconds())
-	res.RSSBeforeMB = ptr(float64(before) / (1 << 20))
-	res.RSSMB = ptr(float64(after) / (1 << 20))
+	res.ConnectS = report.Ptr(connect.Seconds())
+	res.RSSBeforeMB = report.Ptr(float64(before) / (1 << 20))
+	res.RSSMB = report.Ptr(float64(after) / (1 << 20))
 	if alive > 0 {
-		res.RSSPerConnKB = ptr(float64(after-before) / 1024 / float64(alive))
+		res.RSSPerConnKB = report.Ptr(float64(after-before) / 1024 / float64(alive))
 	}
 	if cpuOK && ok > 0 {
-		res.ServerCPUUsPerConnect = ptr(stats.Micros(used) / float64(ok))
+		res.ServerCPUUsPerConnect = report.Ptr(stats.Micros(used) / float64(ok))
 	}
 	return res, nil
 }

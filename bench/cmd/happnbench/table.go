@@ -1,65 +1,47 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"math"
-	"os"
 	"strings"
+
+	"github.com/happner-go/happner/bench/internal/report"
 )
-
-// direction says which way a metric improves.
-type direction int
-
-const (
-	lowerIsBetter direction = iota
-	higherIsBetter
-	informational // no ratio
-)
-
-// metricDef is one row of the comparison table.
-type metricDef struct {
-	key   string // JSON field of result
-	label string
-	dir   direction
-}
 
 var (
-	opMetrics = []metricDef{
-		{"ops_per_s", "throughput (ops/s)", higherIsBetter},
-		{"p50_us", "latency p50 (µs)", lowerIsBetter},
-		{"p99_us", "latency p99 (µs)", lowerIsBetter},
-		{"server_cpu_us_per_op", "server CPU (µs/op)", lowerIsBetter},
+	opMetrics = []report.Metric{
+		{Key: "ops_per_s", Label: "throughput (ops/s)", Dir: report.HigherIsBetter},
+		{Key: "p50_us", Label: "latency p50 (µs)", Dir: report.LowerIsBetter},
+		{Key: "p99_us", Label: "latency p99 (µs)", Dir: report.LowerIsBetter},
+		{Key: "server_cpu_us_per_op", Label: "server CPU (µs/op)", Dir: report.LowerIsBetter},
 	}
-	eventMetrics = []metricDef{
-		{"events_per_s", "delivered events/s", higherIsBetter},
-		{"p50_us", "set→event p50 (µs)", lowerIsBetter},
-		{"p99_us", "set→event p99 (µs)", lowerIsBetter},
-		{"server_cpu_us_per_event", "server CPU (µs/event)", lowerIsBetter},
-		{"events_lost", "events lost", informational},
+	eventMetrics = []report.Metric{
+		{Key: "events_per_s", Label: "delivered events/s", Dir: report.HigherIsBetter},
+		{Key: "p50_us", Label: "set→event p50 (µs)", Dir: report.LowerIsBetter},
+		{Key: "p99_us", Label: "set→event p99 (µs)", Dir: report.LowerIsBetter},
+		{Key: "server_cpu_us_per_event", Label: "server CPU (µs/event)", Dir: report.LowerIsBetter},
+		{Key: "events_lost", Label: "events lost", Dir: report.Informational},
 	}
 	// tableRows maps each scenario to the metrics shown for it.
-	tableRows = map[string][]metricDef{
+	tableRows = map[string][]report.Metric{
 		"set-seq":  opMetrics,
 		"set-pipe": opMetrics,
 		"get-pipe": opMetrics,
 		"event-1":  eventMetrics,
 		"event-10": eventMetrics,
 		"idle-10k": {
-			{"conns", "connections held", informational},
-			{"rss_mb", "server RSS (MB)", lowerIsBetter},
-			{"rss_per_conn_kb", "RSS per connection (KB)", lowerIsBetter},
-			{"server_cpu_us_per_connect", "server CPU per connect+login (µs)", lowerIsBetter},
+			{Key: "conns", Label: "connections held", Dir: report.Informational},
+			{Key: "rss_mb", Label: "server RSS (MB)", Dir: report.LowerIsBetter},
+			{Key: "rss_per_conn_kb", Label: "RSS per connection (KB)", Dir: report.LowerIsBetter},
+			{Key: "server_cpu_us_per_connect", Label: "server CPU per connect+login (µs)", Dir: report.LowerIsBetter},
 		},
 	}
 )
 
-func tableCmd(args []string, w io.Writer) error {
+func tableCmd(args []string, w, stderr io.Writer) error {
 	fs := flag.NewFlagSet("happnbench table", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	goFile := fs.String("go", "", "JSON lines from the happner-go run")
 	peerFile := fs.String("peer", "", "JSON lines from the happn-3 run")
 	if err := fs.Parse(args); err != nil {
@@ -83,36 +65,16 @@ func tableCmd(args []string, w io.Writer) error {
 // file yields no results (that side shows "n/a").
 func readResults(name string) (map[string]map[string]any, error) {
 	out := map[string]map[string]any{}
-	if name == "" {
-		return out, nil
-	}
-	f, err := os.Open(name)
-	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open results: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(text), &m); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
+	err := report.ReadJSONLines(name, func(m map[string]any) error {
 		s, _ := m["scenario"].(string)
 		if s == "" {
-			return nil, fmt.Errorf("%s:%d: result without scenario", name, line)
+			return errors.New("result without scenario")
 		}
 		out[s] = m
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -130,16 +92,16 @@ func writeTable(w io.Writer, goRes, peerRes map[string]map[string]any) error {
 			continue
 		}
 		for _, m := range tableRows[sc] {
-			gv, gok := number(g, m.key)
-			pv, pok := number(p, m.key)
+			gv, gok := number(g, m.Key)
+			pv, pok := number(p, m.Key)
 			if !gok && !pok {
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", sc, m.label,
-				formatValue(gv, gok, g), formatValue(pv, pok, p), ratio(gv, gok, pv, pok, m.dir))
+			report.Row(&b, sc, m.Label, report.Cell(g, gv, gok, report.FormatWhole),
+				report.Cell(p, pv, pok, report.FormatWhole), m.Ratio(sc, gv, gok, pv, pok))
 		}
-		if errs := errorNote(g, p); errs != "" {
-			fmt.Fprintf(&b, "| %s | errors | %s |  |  |\n", sc, errs)
+		if errs := report.ErrorNote([]string{"Go", "happn-3"}, []map[string]any{g, p}); errs != "" {
+			report.Row(&b, sc, "errors", errs, "", "")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -149,70 +111,9 @@ func writeTable(w io.Writer, goRes, peerRes map[string]map[string]any) error {
 // number reads a numeric field; counters that are omitted when zero (such
 // as events_lost) read as 0 once the scenario itself is present.
 func number(m map[string]any, key string) (float64, bool) {
-	if m == nil {
-		return 0, false
-	}
-	v, ok := m[key].(float64)
-	if !ok && (key == "events_lost" || key == "errors") {
+	v, ok := report.Number(m, key)
+	if !ok && m != nil && (key == "events_lost" || key == "errors") {
 		return 0, true
 	}
 	return v, ok
-}
-
-func formatValue(v float64, ok bool, res map[string]any) string {
-	switch {
-	case res == nil:
-		return "n/a"
-	case !ok:
-		return "–"
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.1f", v)
-	default:
-		return fmt.Sprintf("%.2f", v)
-	}
-}
-
-func ratio(gv float64, gok bool, pv float64, pok bool, dir direction) string {
-	if !gok || !pok || dir == informational {
-		return ""
-	}
-	var r float64
-	switch dir {
-	case higherIsBetter:
-		if pv <= 0 {
-			return ""
-		}
-		r = gv / pv
-	case lowerIsBetter:
-		if gv <= 0 {
-			return ""
-		}
-		r = pv / gv
-	}
-	return fmt.Sprintf("%.1f×", r)
-}
-
-// errorNote summarises request errors of either side, if any.
-func errorNote(g, p map[string]any) string {
-	var parts []string
-	for _, side := range []struct {
-		name string
-		m    map[string]any
-	}{{"Go", g}, {"happn-3", p}} {
-		if side.m == nil {
-			continue
-		}
-		if n, _ := side.m["errors"].(float64); n > 0 {
-			msg := fmt.Sprintf("%s: %.0f", side.name, n)
-			if fe, _ := side.m["first_error"].(string); fe != "" {
-				msg += " (" + strings.ReplaceAll(fe, "|", "/") + ")"
-			}
-			parts = append(parts, msg)
-		}
-	}
-	return strings.Join(parts, "; ")
 }

@@ -20,10 +20,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/happner-go/happner/bench/internal/cli"
 )
 
 // scenarioNames lists the scenarios in the order they run.
@@ -31,18 +30,13 @@ var scenarioNames = []string{"rpc-seq", "rpc-pipe"}
 
 // config is the parsed command line.
 type config struct {
-	addr      string
-	username  string
-	password  string
-	scenarios []string
+	cli.Target
 	duration  time.Duration
-	warmup    time.Duration
 	depth     int
 	serverPID int
 	label     string
 	component string
 	method    string
-	coalesce  bool
 }
 
 func main() {
@@ -50,26 +44,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "table" {
-		if err := tableCmd(args[1:], stdout, stderr); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			fmt.Fprintln(stderr, "meshbench table:", err)
-			return 2
-		}
-		return 0
-	}
-	cfg, err := parseFlags(args, stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "meshbench:", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	return cli.Command[*config]{Name: "meshbench", Table: tableCmd, Parse: parseFlags, Bench: bench}.Main(args, stdout, stderr)
+}
+
+// bench runs every configured scenario on one session and prints the
+// results gathered before any error.
+func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	results, err := runAll(ctx, cfg, stderr)
 	enc := json.NewEncoder(stdout)
 	for _, r := range results {
@@ -79,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "meshbench: against %s: %v\n", cfg.addr, err)
+		fmt.Fprintf(stderr, "meshbench: against %s: %v\n", cfg.Addr, err)
 		return 1
 	}
 	return 0
@@ -89,46 +69,20 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("meshbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &config{}
-	var scenarios string
-	fs.StringVar(&cfg.addr, "addr", "", "mesh address host:port (required)")
-	fs.StringVar(&cfg.username, "username", "", "login username (secure meshes), e.g. _ADMIN")
-	fs.StringVar(&cfg.password, "password", "", "login password (secure meshes)")
-	fs.StringVar(&scenarios, "scenario", "", "comma-separated scenarios or 'all': "+strings.Join(scenarioNames, ", "))
+	cfg.Register(fs, "mesh", "meshes", scenarioNames)
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time per scenario")
-	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each measured phase")
 	fs.IntVar(&cfg.depth, "depth", 100, "calls in flight for rpc-pipe")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "mesh process id, to read its CPU time from /proc")
 	fs.StringVar(&cfg.label, "label", "", "free-form label copied into every result (e.g. go-mesh)")
 	fs.StringVar(&cfg.component, "component", "calc", "component to call")
 	fs.StringVar(&cfg.method, "method", "add", "method to call with two numbers (it must answer their sum)")
-	fs.BoolVar(&cfg.coalesce, "coalesce", true, "let pipelined requests share write system calls (--coalesce=false: one write per request, like the npm client)")
-	if err := fs.Parse(args); err != nil {
+	if err := cfg.Parse(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if cfg.addr == "" {
-		return nil, errors.New("--addr is required")
-	}
-	if scenarios == "" {
-		return nil, errors.New("--scenario is required")
-	}
-	if scenarios == "all" {
-		cfg.scenarios = scenarioNames
-	} else {
-		for _, s := range strings.Split(scenarios, ",") {
-			s = strings.TrimSpace(s)
-			if !knownScenario(s) {
-				return nil, fmt.Errorf("unknown scenario %q (want one of %s)", s, strings.Join(scenarioNames, ", "))
-			}
-			cfg.scenarios = append(cfg.scenarios, s)
-		}
 	}
 	switch {
 	case cfg.duration <= 0:
 		return nil, errors.New("--duration must be > 0")
-	case cfg.warmup < 0:
+	case cfg.Warmup < 0:
 		return nil, errors.New("--warmup must be ≥ 0")
 	case cfg.depth < 1:
 		return nil, errors.New("--depth must be ≥ 1")
@@ -137,17 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	case cfg.component == "" || cfg.method == "":
 		return nil, errors.New("--component and --method must not be empty")
 	}
-	if (cfg.username == "") != (cfg.password == "") {
-		return nil, errors.New("--username and --password go together")
+	if err := cfg.CheckLogin(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
-}
-
-func knownScenario(s string) bool {
-	for _, n := range scenarioNames {
-		if n == s {
-			return true
-		}
-	}
-	return false
 }

@@ -42,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.scenarios) != 2 || cfg.scenarios[1] != "rpc-pipe" || cfg.depth != 10 || cfg.component != "calc" || cfg.method != "add" || !cfg.coalesce {
+	if len(cfg.Scenarios) != 2 || cfg.Scenarios[1] != "rpc-pipe" || cfg.depth != 10 || cfg.component != "calc" || cfg.method != "add" || !cfg.Coalesce {
 		t.Fatalf("parsed %+v", cfg)
 	}
 	bad := map[string][]string{

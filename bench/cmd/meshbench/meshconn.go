@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/happner-go/happner/bench/internal/wire"
 )
@@ -133,17 +133,16 @@ type meshConn struct {
 	origin     []byte // {"id":…[,"username":…]}
 	options    []byte // setOptions + noDataResponse
 
-	mu      sync.Mutex
-	nextSeq int64
-	pending map[int64]rpcCallback
+	nextSeq atomic.Int64
+	pending wire.Calls[rpcResult]
 	// unmatched counts response publications for no pending call.
-	unmatched int64
+	unmatched atomic.Int64
 }
 
 // dialMesh logs in, reads the mesh schema, checks that component.method
 // exists and subscribes to the responses the way the npm MeshClient does.
 func dialMesh(ctx context.Context, addr string, opts wire.Options, component, method string) (*meshConn, error) {
-	mc := &meshConn{pending: make(map[int64]rpcCallback)}
+	mc := &meshConn{}
 	opts.OnEvent = mc.onEvent
 	c, err := wire.Dial(ctx, addr, opts)
 	if err != nil {
@@ -207,11 +206,10 @@ func (mc *meshConn) setup(ctx context.Context, username, component, method strin
 // Flush. buf is scratch space for the request body; the grown buffer is
 // returned for reuse.
 func (mc *meshConn) call(args []float64, buf []byte, cb rpcCallback) ([]byte, error) {
-	mc.mu.Lock()
-	seq := mc.nextSeq
-	mc.nextSeq++
-	mc.pending[seq] = cb
-	mc.mu.Unlock()
+	seq := mc.nextSeq.Add(1) - 1
+	if err := mc.pending.Add(seq, cb); err != nil {
+		return buf, err
+	}
 
 	b := append(buf[:0], `{"callbackAddress":"`...)
 	b = append(b, mc.respPrefix...)
@@ -228,30 +226,14 @@ func (mc *meshConn) call(args []float64, buf []byte, cb rpcCallback) ([]byte, er
 	b = append(b, '}')
 	_, err := mc.c.Send("set", mc.reqPath, b, mc.options, func(r wire.Reply) {
 		if r.Err != nil {
-			mc.finish(seq, rpcResult{Err: fmt.Errorf("request set: %w", r.Err)})
+			mc.pending.Complete(seq, rpcResult{Err: fmt.Errorf("request set: %w", r.Err)})
 		}
 	})
 	if err != nil {
-		mc.mu.Lock()
-		delete(mc.pending, seq)
-		mc.mu.Unlock()
+		mc.pending.Remove(seq)
 		return b, err
 	}
 	return b, nil
-}
-
-// finish completes call seq once; later completions are ignored.
-func (mc *meshConn) finish(seq int64, r rpcResult) bool {
-	mc.mu.Lock()
-	cb, ok := mc.pending[seq]
-	if ok {
-		delete(mc.pending, seq)
-	}
-	mc.mu.Unlock()
-	if ok {
-		cb(r)
-	}
-	return ok
 }
 
 // onEvent handles response publications on the callback addresses.
@@ -262,16 +244,8 @@ func (mc *meshConn) onEvent(ev wire.Event) {
 	if ok {
 		seq, err = strconv.ParseInt(rest, 10, 64)
 	}
-	if !ok || err != nil {
-		mc.mu.Lock()
-		mc.unmatched++
-		mc.mu.Unlock()
-		return
-	}
-	if !mc.finish(seq, decodeResponse(ev.Data)) {
-		mc.mu.Lock()
-		mc.unmatched++
-		mc.mu.Unlock()
+	if !ok || err != nil || !mc.pending.Complete(seq, decodeResponse(ev.Data)) {
+		mc.unmatched.Add(1)
 	}
 }
 
@@ -310,11 +284,7 @@ func decodeResponse(data []byte) rpcResult {
 }
 
 // Unmatched reports response publications that matched no pending call.
-func (mc *meshConn) Unmatched() int64 {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	return mc.unmatched
-}
+func (mc *meshConn) Unmatched() int64 { return mc.unmatched.Load() }
 
 // Close ends the session; pending calls are abandoned.
 func (mc *meshConn) Close() error { return mc.c.Close() }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/happner-go/happner/bench/internal/stats"
+	"github.com/happner-go/happner/bench/internal/report"
 )
 
 // result is the JSON object printed for one scenario; the npm driver
@@ -27,25 +27,11 @@ type result struct {
 	Ops     int64    `json:"ops"`
 	OpsPerS *float64 `json:"ops_per_s,omitempty"`
 
-	P50Us *float64 `json:"p50_us,omitempty"`
-	P99Us *float64 `json:"p99_us,omitempty"`
-	MaxUs *float64 `json:"max_us,omitempty"`
+	report.Latency
 
 	ServerCPUS       *float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUUsPerOp *float64 `json:"server_cpu_us_per_op,omitempty"`
 	ClientCPUS       *float64 `json:"client_cpu_s,omitempty"`
-}
-
-func ptr(v float64) *float64 { return &v }
-
-// setLatency fills the latency fields from a summary.
-func (r *result) setLatency(s stats.Summary) {
-	if s.Count == 0 {
-		return
-	}
-	r.P50Us = ptr(stats.Micros(s.P50))
-	r.P99Us = ptr(stats.Micros(s.P99))
-	r.MaxUs = ptr(stats.Micros(s.Max))
 }
 
 // human renders the result as one line for stderr.

@@ -1,40 +1,27 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"os"
+	"slices"
 	"strings"
+
+	"github.com/happner-go/happner/bench/internal/report"
 )
 
-// direction says which way a metric improves.
-type direction int
-
-const (
-	lowerIsBetter direction = iota
-	higherIsBetter
-)
-
-// metricDef is one row of the comparison table. target is the issue's
-// minimum ratio for the row (0: none).
-type metricDef struct {
-	key    string
-	label  string
-	dir    direction
-	target map[string]float64 // scenario → minimum ratio
+// tableMetrics are the rows of every scenario; a target is the issue's
+// minimum ratio for the row in that scenario.
+var tableMetrics = []report.Metric{
+	{Key: "ops_per_s", Label: "calls/s", Dir: report.HigherIsBetter, Target: map[string]float64{"rpc-pipe": 5}},
+	{Key: "p50_us", Label: "latency p50 (µs)", Dir: report.LowerIsBetter, Target: map[string]float64{"rpc-seq": 5}},
+	{Key: "p99_us", Label: "latency p99 (µs)", Dir: report.LowerIsBetter, Target: map[string]float64{"rpc-seq": 5}},
+	{Key: "server_cpu_us_per_op", Label: "server CPU (µs/call)", Dir: report.LowerIsBetter, Target: map[string]float64{"rpc-seq": 20, "rpc-pipe": 20}},
 }
 
-var tableMetrics = []metricDef{
-	{"ops_per_s", "calls/s", higherIsBetter, map[string]float64{"rpc-pipe": 5}},
-	{"p50_us", "latency p50 (µs)", lowerIsBetter, map[string]float64{"rpc-seq": 5}},
-	{"p99_us", "latency p99 (µs)", lowerIsBetter, map[string]float64{"rpc-seq": 5}},
-	{"server_cpu_us_per_op", "server CPU (µs/call)", lowerIsBetter, map[string]float64{"rpc-seq": 20, "rpc-pipe": 20}},
-}
+// columnNames name the four result sets in error notes.
+var columnNames = []string{"Go mesh ← Go client", "happner-2 ← Go client", "Go mesh ← npm", "happner-2 ← npm"}
 
 // resultKey identifies one measured row group.
 type resultKey struct {
@@ -79,37 +66,17 @@ func tableCmd(args []string, w, stderr io.Writer) error {
 // or a missing file yields no results (shown as "n/a").
 func readResults(name string) (map[resultKey]map[string]any, error) {
 	out := map[resultKey]map[string]any{}
-	if name == "" {
-		return out, nil
-	}
-	f, err := os.Open(name)
-	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open results: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(text), &m); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
+	err := report.ReadJSONLines(name, func(m map[string]any) error {
 		s, _ := m["scenario"].(string)
-		if !knownScenario(s) {
-			return nil, fmt.Errorf("%s:%d: unknown scenario %q", name, line, s)
+		if !slices.Contains(scenarioNames, s) {
+			return fmt.Errorf("unknown scenario %q", s)
 		}
 		secure, _ := m["secure"].(bool)
 		out[resultKey{s, secure}] = m
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -125,13 +92,13 @@ func writeTable(w io.Writer, sets [4]map[resultKey]map[string]any) error {
 	for _, secure := range []bool{false, true} {
 		for _, sc := range scenarioNames {
 			k := resultKey{sc, secure}
-			var rs [4]map[string]any
-			any := false
+			rs := make([]map[string]any, len(sets))
+			found := false
 			for i := range sets {
 				rs[i] = sets[i][k]
-				any = any || rs[i] != nil
+				found = found || rs[i] != nil
 			}
-			if !any {
+			if !found {
 				continue
 			}
 			name := sc
@@ -139,12 +106,12 @@ func writeTable(w io.Writer, sets [4]map[resultKey]map[string]any) error {
 				name += " (secure)"
 			}
 			for _, m := range tableMetrics {
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, m.label,
-					cell(rs[0], m.key), cell(rs[1], m.key), ratio(rs[0], rs[1], m, sc),
-					cell(rs[2], m.key), cell(rs[3], m.key), ratio(rs[2], rs[3], m, sc))
+				report.Row(&b, name, m.Label,
+					cell(rs[0], m.Key), cell(rs[1], m.Key), ratio(rs[0], rs[1], m, sc),
+					cell(rs[2], m.Key), cell(rs[3], m.Key), ratio(rs[2], rs[3], m, sc))
 			}
-			if note := errorNote(rs); note != "" {
-				fmt.Fprintf(&b, "| %s | errors | %s |  |  |  |  |  |\n", name, note)
+			if note := report.ErrorNote(columnNames, rs); note != "" {
+				report.Row(&b, name, "errors", note, "", "", "", "", "")
 			}
 		}
 	}
@@ -152,75 +119,13 @@ func writeTable(w io.Writer, sets [4]map[resultKey]map[string]any) error {
 	return err
 }
 
-func number(m map[string]any, key string) (float64, bool) {
-	if m == nil {
-		return 0, false
-	}
-	v, ok := m[key].(float64)
-	return v, ok
-}
-
 func cell(m map[string]any, key string) string {
-	v, ok := number(m, key)
-	switch {
-	case m == nil:
-		return "n/a"
-	case !ok:
-		return "–"
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.1f", v)
-	default:
-		return fmt.Sprintf("%.2f", v)
-	}
+	v, ok := report.Number(m, key)
+	return report.Cell(m, v, ok, report.Format)
 }
 
-func ratio(goRes, npmRes map[string]any, m metricDef, scenario string) string {
-	gv, gok := number(goRes, m.key)
-	pv, pok := number(npmRes, m.key)
-	if !gok || !pok {
-		return ""
-	}
-	var r float64
-	switch m.dir {
-	case higherIsBetter:
-		if pv <= 0 {
-			return ""
-		}
-		r = gv / pv
-	case lowerIsBetter:
-		if gv <= 0 {
-			return ""
-		}
-		r = pv / gv
-	}
-	s := fmt.Sprintf("%.1f×", r)
-	if t, ok := m.target[scenario]; ok {
-		if r >= t {
-			s += " ✓"
-		} else {
-			s += fmt.Sprintf(" ✗ (target %g×)", t)
-		}
-	}
-	return s
-}
-
-// errorNote summarises call errors of any column.
-func errorNote(rs [4]map[string]any) string {
-	names := [4]string{"Go mesh ← Go client", "happner-2 ← Go client", "Go mesh ← npm", "happner-2 ← npm"}
-	var parts []string
-	for i, m := range rs {
-		if m == nil {
-			continue
-		}
-		if n, _ := m["errors"].(float64); n > 0 {
-			msg := fmt.Sprintf("%s: %.0f", names[i], n)
-			if fe, _ := m["first_error"].(string); fe != "" {
-				msg += " (" + strings.ReplaceAll(fe, "|", "/") + ")"
-			}
-			parts = append(parts, msg)
-		}
-	}
-	return strings.Join(parts, "; ")
+func ratio(goRes, npmRes map[string]any, m report.Metric, scenario string) string {
+	gv, gok := report.Number(goRes, m.Key)
+	pv, pok := report.Number(npmRes, m.Key)
+	return m.Ratio(scenario, gv, gok, pv, pok)
 }

@@ -50,18 +50,13 @@ func TestSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Burn ~60 ms of CPU so the 10 ms tick counter must move.
-	deadline := time.Now().Add(60 * time.Millisecond)
-	x := 0
-	for time.Now().Before(deadline) {
-		x++
-	}
+	burnCPU()
 	after, err := CPUTime(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if after <= before {
-		t.Fatalf("cpu time did not grow: %v then %v (x=%d)", before, after, x)
+		t.Fatalf("cpu time did not grow: %v then %v", before, after)
 	}
 	rss, err := RSS(pid)
 	if err != nil {
@@ -73,4 +68,14 @@ func TestSelf(t *testing.T) {
 	if _, err := CPUTime(-1); err == nil {
 		t.Fatal("CPUTime(-1) succeeded")
 	}
+}
+
+// burnCPU spins for ~60 ms of CPU so that the 10 ms tick counter must move.
+func burnCPU() int {
+	deadline := time.Now().Add(60 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	return x
 }

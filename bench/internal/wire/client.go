@@ -107,10 +107,9 @@ type Client struct {
 
 	nextID atomic.Int64
 
-	mu      sync.Mutex
-	pending map[int64]Callback
-	closed  bool
-	err     error
+	// calls holds the callbacks of requests awaiting a reply; closing it
+	// marks the client closed.
+	calls Calls[Reply]
 
 	done chan struct{}
 
@@ -168,7 +167,6 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		bc:          bc,
 		manualFlush: opts.ManualFlush,
 		onEvent:     opts.OnEvent,
-		pending:     make(map[int64]Callback),
 		done:        make(chan struct{}),
 	}
 	// gorilla answers close and ping frames from the read goroutine; route
@@ -280,14 +278,9 @@ func (c *Client) send(action, path string, data, options []byte, dataRequest boo
 // write buffer until Flush.
 func (c *Client) write(action, path string, data, options []byte, dataRequest, buffered bool, cb Callback) (int64, error) {
 	id := c.nextID.Add(1)
-	c.mu.Lock()
-	if c.closed {
-		err := c.err
-		c.mu.Unlock()
+	if err := c.calls.Add(id, cb); err != nil {
 		return 0, err
 	}
-	c.pending[id] = cb
-	c.mu.Unlock()
 
 	c.wmu.Lock()
 	b := c.wbuf[:0]
@@ -323,9 +316,7 @@ func (c *Client) write(action, path string, data, options []byte, dataRequest, b
 	}
 	c.wmu.Unlock()
 	if err != nil {
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
+		c.calls.Remove(id)
 		c.fail(fmt.Errorf("wire: write: %w", err))
 		return 0, fmt.Errorf("wire: write %s: %w", action, err)
 	}
@@ -393,21 +384,10 @@ func (b *bufConn) Write(p []byte) (int, error) {
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err returns why the connection closed (nil while open).
-func (c *Client) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closed {
-		return nil
-	}
-	return c.err
-}
+func (c *Client) Err() error { return c.calls.Err() }
 
 // Pending reports how many requests await a reply.
-func (c *Client) Pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending)
-}
+func (c *Client) Pending() int { return c.calls.Len() }
 
 // Close sends a close frame and closes the websocket; pending requests fail
 // with ErrClosed. It must not be called from a Callback or OnEvent.
@@ -420,15 +400,10 @@ func (c *Client) Close() error {
 
 // fail marks the client closed and fails every pending request once.
 func (c *Client) fail(err error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	pending, ok := c.calls.Close(err)
+	if !ok {
 		return
 	}
-	c.closed, c.err = true, err
-	pending := c.pending
-	c.pending = nil
-	c.mu.Unlock()
 	_ = c.ws.Close()
 	for id, cb := range pending {
 		cb(Reply{EventID: id, Err: err})
@@ -495,7 +470,7 @@ func (c *Client) dispatch(frame []byte) error {
 		if err := json.Unmarshal(items[len(items)-1], &meta); err != nil {
 			return fmt.Errorf("wire: bad array reply meta: %w", err)
 		}
-		c.complete(meta.EventID, Reply{EventID: meta.EventID, Items: items[:len(items)-1]})
+		c.calls.Complete(meta.EventID, Reply{EventID: meta.EventID, Items: items[:len(items)-1]})
 		return nil
 	case '{':
 		var f objectFrame
@@ -525,22 +500,10 @@ func (c *Client) dispatch(frame []byte) error {
 			}
 			rep.Err = se
 		}
-		c.complete(f.Meta.EventID, rep)
+		c.calls.Complete(f.Meta.EventID, rep)
 		return nil
 	}
 	return fmt.Errorf("wire: unexpected frame %.200q", frame)
-}
-
-func (c *Client) complete(id int64, r Reply) {
-	c.mu.Lock()
-	cb, ok := c.pending[id]
-	if ok {
-		delete(c.pending, id)
-	}
-	c.mu.Unlock()
-	if ok {
-		cb(r)
-	}
 }
 
 // primus handles a primus control string.
