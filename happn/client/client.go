@@ -422,7 +422,13 @@ func (c *Client) emit(ev ConnectionEvent) {
 
 // write sends one JSON value as a text frame.
 func (c *Client) write(cn *conn, v any) error {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if req, ok := v.(*request); ok {
+		b, err = req.encode()
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("happn client: encode message: %w", err)
 	}

@@ -220,3 +220,24 @@ func TestEventKeyDedup(t *testing.T) {
 }
 
 func mustPKCS1(k *rsa.PrivateKey) []byte { return x509.MarshalPKCS1PrivateKey(k) }
+
+// The hand-written request encoder produces what encoding/json would.
+func TestRequestEncodeMatchesEncodingJSON(t *testing.T) {
+	reqs := []*request{
+		{Action: "set", EventID: 7, Path: "/a/b", Data: map[string]any{"x": 1}, SessionID: "s-1", Options: map[string]any{"timeout": 60000, "merge": true}},
+		{Action: "get", EventID: 8, Path: "/ä/<&>", Data: nil},
+		{Action: "set", EventID: 9, Path: "/r", Data: json.RawMessage(`{"raw":true}`), Options: map[string]any{}},
+		{Action: "describe", EventID: 2, Data: nil},
+		{Action: "set", EventID: 10, Path: "/q\"uote", Data: "text"},
+	}
+	for _, r := range reqs {
+		got, err := r.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(r)
+		if string(got) != string(want) {
+			t.Errorf("encode:\n got %s\nwant %s", got, want)
+		}
+	}
+}
