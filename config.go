@@ -2,6 +2,7 @@ package happner
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,15 @@ type Config struct {
 	AuthorityDelegationOn bool
 	// DirectResponses publishes replies only to the calling session.
 	DirectResponses bool
+	// Remote reaches components on other cluster members (set by the
+	// cluster package); nil: only this mesh's components exist.
+	Remote Remote
+	// IgnoreDependenciesOnStartup starts components without waiting for
+	// their dependencies to exist in the cluster.
+	IgnoreDependenciesOnStartup bool
+	// BeforeStart runs after the components are created and before their
+	// init and start methods (the cluster joins its peers there).
+	BeforeStart func(ctx context.Context, m *Mesh) error
 	// Registry resolves module paths to Go values and factories.
 	Registry *Registry
 	// Logger receives the mesh's logs; default slog.Default().
@@ -179,6 +189,7 @@ type fileConfig struct {
 	StartTimeout          *int64                     `json:"startTimeout"`
 	AuthorityDelegationOn bool                       `json:"authorityDelegationOn"`
 	DirectResponses       bool                       `json:"directResponses"`
+	IgnoreDeps            bool                       `json:"ignoreDependenciesOnStartup"`
 }
 
 type happnExtras struct {
@@ -215,6 +226,7 @@ func ParseConfig(data []byte, format string) (Config, error) {
 		Name: fc.Name, Domain: fc.Domain, Modules: fc.Modules, Components: fc.Components,
 		Web: fc.Web, ListenFirst: fc.ListenFirst, DeferListen: fc.DeferListen,
 		AuthorityDelegationOn: fc.AuthorityDelegationOn, DirectResponses: fc.DirectResponses,
+		IgnoreDependenciesOnStartup: fc.IgnoreDeps,
 	}
 	if fc.StartTimeout != nil {
 		cfg.StartTimeout = time.Duration(*fc.StartTimeout) * time.Millisecond

@@ -13,6 +13,7 @@ import (
 type Events struct {
 	mesh   *Mesh
 	origin *Origin
+	from   *component // the subscribing component; nil: the mesh itself
 }
 
 // eventPath returns /_events/<domain>/<component>/<key>.
@@ -49,6 +50,7 @@ func (e *Events) subscribe(ctx context.Context, component, key string, opts clie
 		return 0, fmt.Errorf("happner: event on: empty component name")
 	}
 	opts.EventType = "set"
+	opts, handler = versionedEvents(e.from, component, opts, handler)
 	path := e.mesh.eventPath(component, eventKey(key))
 	// A bound subscription (delegation or As) is authorised for its user,
 	// as happn authorises onBehalfOf (mesh.md §4.2).

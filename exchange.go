@@ -11,7 +11,8 @@ import (
 // call gets.
 type Exchange struct {
 	mesh   *Mesh
-	origin *Origin // bound identity; nil: the mesh's own
+	origin *Origin    // bound identity; nil: the mesh's own
+	from   *component // the calling component; nil: the mesh itself
 }
 
 // CallOptions is a declarative call: happner's exchange.$call.
@@ -67,6 +68,13 @@ func (x *Exchange) do(ctx context.Context, o CallOptions) ([]any, error) {
 		return nil, NewError("Error", fmt.Sprintf("invalid endpoint options: [%s] mesh does not exist on the api", o.Mesh))
 	}
 	c := m.component(o.Component)
+	rng := o.Version
+	if rng == "" && x.from != nil {
+		rng = dependencyRange(x.from.config.Dependencies, o.Component)
+	}
+	if m.wantsRemote(c, rng) {
+		return x.remoteCall(ctx, o, rng)
+	}
 	if c == nil {
 		if o.Mesh != "" {
 			return nil, NewError("Error", fmt.Sprintf("invalid endpoint options: [%s.%s] component does not exist on the api", o.Mesh, o.Component))

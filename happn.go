@@ -80,8 +80,8 @@ func (m *Mesh) newHappn(ctx context.Context, c *component, origin *Origin) *Happ
 	if bound {
 		bind = origin
 	}
-	h.Exchange = &Exchange{mesh: m, origin: bind}
-	h.Event = &Events{mesh: m, origin: bind}
+	h.Exchange = &Exchange{mesh: m, origin: bind, from: c}
+	h.Event = &Events{mesh: m, origin: bind, from: c}
 	h.Data = &Data{mesh: m, prefix: "/_data/" + c.name + "/", origin: bind}
 	if lvl := c.config.AccessLevel; lvl == "mesh" || lvl == "root" {
 		h.Mesh = m
@@ -106,8 +106,8 @@ func (h *Happn) As(user string) *Happn {
 	o := &Origin{Username: user, Override: true}
 	cp := *h
 	cp.Origin = o
-	cp.Exchange = &Exchange{mesh: h.mesh, origin: o}
-	cp.Event = &Events{mesh: h.mesh, origin: o}
+	cp.Exchange = &Exchange{mesh: h.mesh, origin: o, from: h.comp}
+	cp.Event = &Events{mesh: h.mesh, origin: o, from: h.comp}
 	cp.Data = &Data{mesh: h.mesh, prefix: h.Data.prefix, origin: o}
 	return &cp
 }
@@ -116,8 +116,8 @@ func (h *Happn) As(user string) *Happn {
 // mesh's own identity, whatever the caller.
 func (h *Happn) AsAdmin() *Happn {
 	cp := *h
-	cp.Exchange = &Exchange{mesh: h.mesh}
-	cp.Event = &Events{mesh: h.mesh}
+	cp.Exchange = &Exchange{mesh: h.mesh, from: h.comp}
+	cp.Event = &Events{mesh: h.mesh, from: h.comp}
 	cp.Data = &Data{mesh: h.mesh, prefix: h.Data.prefix}
 	return &cp
 }

@@ -76,6 +76,8 @@ type Member struct {
 	emitMu         sync.Mutex // keeps peer events in order
 
 	sec secSync
+
+	remote *remote // calls to components on other members
 }
 
 // Create starts a cluster member (cluster.md §0, DESIGN.md "a member
@@ -227,11 +229,40 @@ func (m *Member) start(ctx context.Context) error {
 	if meshCfg.Happn.Host == "" {
 		meshCfg.Happn.Host = "0.0.0.0"
 	}
-	m.mesh, err = happner.Create(ctx, meshCfg)
-	if err != nil {
+	// The member joins the cluster once its components exist and before
+	// they start (cluster.md §0), so that start methods can wait for their
+	// dependencies on other members (§6.8).
+	meshCfg.Remote = m
+	userBefore := meshCfg.BeforeStart
+	meshCfg.BeforeStart = func(ctx context.Context, mesh *happner.Mesh) error {
+		if userBefore != nil {
+			if err := userBefore(ctx, mesh); err != nil {
+				return err
+			}
+		}
+		m.mesh = mesh
+		return m.join(ctx, meshCfg)
+	}
+	// m.mesh was set by BeforeStart, before any peer could use it
+	if _, err := happner.Create(ctx, meshCfg); err != nil {
 		return fmt.Errorf("cluster: starting the mesh: %w", err)
 	}
+	if !m.cfg.Cluster.DependenciesSatisfiedDeferListen {
+		if err := m.OpenClientPort(ctx); err != nil {
+			return err
+		}
+	}
+	m.log.Info("cluster: member stable", "url", m.self.URL, "clientAddr", m.ClientAddr(), "peers", len(m.Peers()))
+	return nil
+}
+
+// join runs the membership: the record is pulsed, the dependencies are
+// awaited, then the peers until the member is stable.
+func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 	m.srv = m.mesh.Server()
+	m.srv.SetDeliveryFilter(filterEventVersions)
+	m.remote = newRemote(m)
+	m.stops = append(m.stops, m.remote.start())
 	port, err := addrPort(m.srv.Addr())
 	if err != nil {
 		return err
@@ -285,12 +316,6 @@ func (m *Member) start(ctx context.Context) error {
 	if err := m.srv.Security().ReloadSecret(ctx); err != nil {
 		return fmt.Errorf("cluster: reading the shared token secret: %w", err)
 	}
-	if !m.cfg.Cluster.DependenciesSatisfiedDeferListen {
-		if err := m.OpenClientPort(ctx); err != nil {
-			return err
-		}
-	}
-	m.log.Info("cluster: member stable", "url", m.self.URL, "clientAddr", m.ClientAddr(), "peers", len(m.Peers()))
 	return nil
 }
 

@@ -1,0 +1,283 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/happn"
+	"github.com/happner-go/happner/happn/client"
+)
+
+// remote calls components on other members (cluster.md §6.5): requests go
+// out on the chosen peer's connection, replies come back into this
+// member's server (the peer publishes them through its connection to this
+// member, named by callbackPeer) and reach an in-process subscriber.
+type remote struct {
+	m      *Member
+	impl   *implementors
+	sid    string // this member's id in callback addresses
+	prefix string // /_exchange/responses/<domain>/
+	seq    atomic.Uint64
+	deps   depCache
+
+	mu      sync.Mutex
+	pending map[string]*pendingCall // by callback address
+}
+
+// pendingCall is a request awaiting its reply.
+type pendingCall struct {
+	peer      string
+	component string
+	method    string
+	rng       string
+	reply     chan callReply
+}
+
+type callReply struct {
+	data json.RawMessage
+	err  error
+}
+
+func newRemote(m *Member) *remote {
+	return &remote{
+		m: m, impl: newImplementors(m),
+		sid:     strings.ReplaceAll(uuid.NewString(), "-", ""),
+		prefix:  "/_exchange/responses/" + m.cfg.Domain + "/",
+		pending: map[string]*pendingCall{},
+	}
+}
+
+// start subscribes to the replies and follows the peers; the returned
+// function undoes it.
+func (r *remote) start() func() {
+	// /_exchange/responses/<domain>/<component>/<method>/<sid>/<seq>
+	cancelSub := r.m.srv.Subscribe(r.prefix+"*/*/"+r.sid+"/*", happn.SubscribeOptions{Action: "SET"}, r.onReply)
+	cancelPeers := r.m.OnPeer(r.onPeer)
+	for _, p := range r.m.Peers() {
+		r.impl.peerAdded(p)
+	}
+	return func() {
+		cancelPeers()
+		cancelSub()
+		r.impl.stop()
+		r.failAll(func(*pendingCall) bool { return true }, func(pc *pendingCall) error {
+			return happner.NewError("Error", fmt.Sprintf("Member stopped while awaiting response on %s.%s version: %s", pc.component, pc.method, pc.rng))
+		})
+	}
+}
+
+// onPeer follows peers arriving and leaving; calls in flight to a peer
+// that left fail at once.
+func (r *remote) onPeer(ev PeerEvent) {
+	switch ev.Type {
+	case PeerAdded:
+		r.impl.peerAdded(ev.Peer)
+	case PeerRemoved:
+		r.impl.peerRemoved(ev.Peer)
+		name := ev.Peer.Name
+		r.failAll(func(pc *pendingCall) bool { return pc.peer == name }, func(pc *pendingCall) error {
+			return errPeerDeparted(name, pc.component, pc.method, pc.rng)
+		})
+	}
+}
+
+// errPeerDeparted is the error of a call in flight to a member whose
+// connection dropped (beyond happner-cluster, which waits for the timeout).
+func errPeerDeparted(peer, component, method, rng string) *happner.Error {
+	return happner.NewError("Error", fmt.Sprintf("Member %s left the cluster while awaiting response on %s.%s version: %s", peer, component, method, rng))
+}
+
+func (r *remote) failAll(match func(*pendingCall) bool, mk func(*pendingCall) error) {
+	r.mu.Lock()
+	var failed []*pendingCall
+	for addr, pc := range r.pending {
+		if match(pc) {
+			delete(r.pending, addr)
+			failed = append(failed, pc)
+		}
+	}
+	r.mu.Unlock()
+	for _, pc := range failed {
+		pc.reply <- callReply{err: mk(pc)}
+	}
+}
+
+// onReply hands a reply to its call.
+func (r *remote) onReply(pub *happn.Publication) {
+	r.mu.Lock()
+	pc := r.pending[pub.Path]
+	delete(r.pending, pub.Path)
+	r.mu.Unlock()
+	if pc == nil {
+		return
+	}
+	pc.reply <- callReply{data: append(json.RawMessage(nil), pub.Data...)}
+}
+
+// remoteCall is one call to a component on another member.
+type remoteCall struct {
+	component, method string
+	// rng is the version range the caller needs ("" any).
+	rng  string
+	args []any
+	// origin is sent as the request's origin.
+	origin *happner.Origin
+	// onBehalfOf makes the peer authorise the request as this user.
+	onBehalfOf string
+}
+
+// errNotImplemented is happner-cluster's error when no member implements
+// the method (cluster.md §6.6).
+func errNotImplemented(component, rng, method string) *happner.Error {
+	return happner.NewError("Error", fmt.Sprintf("Not implemented %s:%s:%s", component, rng, method))
+}
+
+// displayRange is how a range appears in errors: "*" when none was given.
+func displayRange(rng string) string {
+	if rng == "" {
+		return "*"
+	}
+	return rng
+}
+
+// call sends the request to the chosen member and waits for the reply.
+func (r *remote) call(ctx context.Context, c remoteCall) ([]any, error) {
+	rng := displayRange(c.rng)
+	im, ok := r.impl.next(c.component, rng, c.method)
+	if !ok {
+		return nil, errNotImplemented(c.component, rng, c.method)
+	}
+	addr := r.prefix + c.component + "/" + c.method + "/" + r.sid + "/" + strconv.FormatUint(r.seq.Add(1), 10)
+	pc := &pendingCall{peer: im.peer, component: c.component, method: c.method, rng: rng, reply: make(chan callReply, 1)}
+	r.mu.Lock()
+	r.pending[addr] = pc
+	r.mu.Unlock()
+	forget := func() {
+		r.mu.Lock()
+		delete(r.pending, addr)
+		r.mu.Unlock()
+	}
+	origin := map[string]any{"id": r.sid}
+	if c.origin != nil {
+		if c.origin.ID != "" {
+			origin["id"] = c.origin.ID
+		}
+		if c.origin.Username != "" {
+			origin["username"] = c.origin.Username
+		}
+	}
+	args := c.args
+	if args == nil {
+		args = []any{}
+	}
+	req := map[string]any{
+		"callbackAddress": addr, "args": args, "origin": origin,
+		"version": rng, "callbackPeer": r.m.self.Name,
+	}
+	opts := []client.Option{client.NoStore(), client.With("noCluster", true)}
+	if c.onBehalfOf != "" {
+		opts = append(opts, client.With("onBehalfOf", c.onBehalfOf))
+	}
+	path := "/_exchange/requests/" + r.m.cfg.Domain + "/" + c.component + "/" + c.method
+	rctx, cancel := context.WithTimeout(ctx, r.m.cfg.Cluster.RequestTimeout)
+	_, err := im.client.Set(rctx, path, req, opts...)
+	cancel()
+	if err != nil {
+		forget()
+		return nil, requestError(err)
+	}
+	timer := time.NewTimer(r.m.cfg.Cluster.ResponseTimeout)
+	defer timer.Stop()
+	select {
+	case rep := <-pc.reply:
+		if rep.err != nil {
+			return nil, rep.err
+		}
+		return decodeReply(rep.data)
+	case <-timer.C:
+		forget()
+		return nil, happner.NewError("Error", fmt.Sprintf("Timeout awaiting response on %s.%s version: %s", c.component, c.method, rng))
+	case <-ctx.Done():
+		forget()
+		return nil, fmt.Errorf("cluster: awaiting response on %s.%s: %w", c.component, c.method, ctx.Err())
+	}
+}
+
+// requestError turns a failed request set into the error callers see:
+// errors the peer sent (AccessDenied: unauthorized, …) keep their name
+// and message.
+func requestError(err error) error {
+	var he *happner.Error
+	if errors.As(err, &he) {
+		return he
+	}
+	var se *client.ServerError
+	if errors.As(err, &se) {
+		e := happner.NewError(se.Name, se.Message)
+		if se.Code != 0 {
+			e.With("code", se.Code)
+		}
+		return e
+	}
+	return fmt.Errorf("cluster: sending request: %w", err)
+}
+
+// decodeReply reads a reply {status, args}: ok gives args[1:], anything
+// else the error in args[0].
+func decodeReply(data json.RawMessage) ([]any, error) {
+	var rep struct {
+		Status string            `json:"status"`
+		Args   []json.RawMessage `json:"args"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, happner.NewError("Error", "invalid reply: "+err.Error())
+	}
+	if rep.Status != "ok" {
+		e := &happner.Error{Name: "Error", Message: "remote call failed"}
+		if len(rep.Args) > 0 {
+			_ = json.Unmarshal(rep.Args[0], e)
+		}
+		return nil, e
+	}
+	out := make([]any, 0, len(rep.Args))
+	for i, a := range rep.Args {
+		if i == 0 {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// reply publishes a reply to a request made by another member through that
+// member's connection (callbackPeer); with the peer gone the reply is
+// dropped, as happner-cluster does, and the caller's own departure
+// handling fails the call.
+func (r *remote) reply(ctx context.Context, callbackPeer, address string, payload json.RawMessage) error {
+	r.m.mu.Lock()
+	var cl *client.Client
+	if p := r.m.peers[callbackPeer]; p != nil {
+		cl = p.client
+	}
+	r.m.mu.Unlock()
+	if cl == nil {
+		r.m.log.Warn("Failure on callback, missing peer: " + callbackPeer)
+		return fmt.Errorf("cluster: failure on callback, missing peer: %s", callbackPeer)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.m.cfg.Cluster.RequestTimeout)
+	defer cancel()
+	if err := cl.Publish(ctx, address, payload); err != nil {
+		return fmt.Errorf("cluster: publishing reply to %s: %w", callbackPeer, err)
+	}
+	return nil
+}
