@@ -61,7 +61,14 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 
 	v := reflect.ValueOf(instance)
 	t := v.Type()
-	for i := 0; i < t.NumMethod(); i++ {
+	dm, dynamic := instance.(DynamicModule)
+	if dynamic {
+		for n, dmeth := range dynamicMethods(dm) {
+			c.all[n] = dmeth
+			c.methods[n] = dmeth
+		}
+	}
+	for i := 0; i < t.NumMethod() && !dynamic; i++ {
 		mt := t.Method(i)
 		if !mt.IsExported() || mt.Name == "HappnerSchema" || mt.Name == "HappnerStatic" {
 			continue
@@ -74,7 +81,7 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 		c.all[m.goName] = m
 		ms, listed := merged[m.name]
 		if !listed {
-			ms, listed = merged[m.goName]
+			ms = merged[m.goName]
 		}
 		if exclusive && !exposedBy(exclusiveList, m) {
 			continue

@@ -2,7 +2,6 @@ package happner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -160,10 +159,3 @@ func (h *Happn) emit(key string, data any, local bool, opts []client.Option) err
 // "componentVersion".
 type Event = client.Event
 
-// decodeJSON is json.Unmarshal with a wrapped error.
-func decodeJSON(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("happner: %w", err)
-	}
-	return nil
-}

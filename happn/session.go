@@ -97,13 +97,6 @@ func (s *Session) sendNow(frame []byte) {
 	s.out.sendNow(frame)
 }
 
-// protocolName is the protocol key echoed in replies.
-func (s *Session) protocolName() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.protocol
-}
-
 // disconnect sends the server-side-disconnect system message with reason,
 // then "primus::server::close", then closes: the client does not reconnect.
 func (s *Session) disconnect(reason string) {

@@ -73,8 +73,6 @@ func appendKey(b []byte, first bool, key string) []byte {
 	return append(b, '"', ':')
 }
 
-func appendInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
-
 func appendFloat(b []byte, f float64) []byte {
 	if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
 		return strconv.AppendInt(b, int64(f), 10)
