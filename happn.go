@@ -158,4 +158,3 @@ func (h *Happn) emit(key string, data any, local bool, opts []client.Option) err
 // Event is a published event as subscribers receive it; Meta.Fields holds
 // "componentVersion".
 type Event = client.Event
-
