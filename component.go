@@ -61,14 +61,7 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 
 	v := reflect.ValueOf(instance)
 	t := v.Type()
-	dm, dynamic := instance.(DynamicModule)
-	if dynamic {
-		for n, dmeth := range dynamicMethods(dm) {
-			c.all[n] = dmeth
-			c.methods[n] = dmeth
-		}
-	}
-	for i := 0; i < t.NumMethod() && !dynamic; i++ {
+	for i := 0; i < t.NumMethod(); i++ {
 		mt := t.Method(i)
 		if !mt.IsExported() || mt.Name == "HappnerSchema" || mt.Name == "HappnerStatic" {
 			continue
