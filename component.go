@@ -61,7 +61,14 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 
 	v := reflect.ValueOf(instance)
 	t := v.Type()
-	for i := 0; i < t.NumMethod(); i++ {
+	dm, dynamic := instance.(DynamicModule)
+	if dynamic {
+		for n, dmeth := range dynamicMethods(dm) {
+			c.all[n] = dmeth
+			c.methods[n] = dmeth
+		}
+	}
+	for i := 0; i < t.NumMethod() && !dynamic; i++ {
 		mt := t.Method(i)
 		if !mt.IsExported() || mt.Name == "HappnerSchema" || mt.Name == "HappnerStatic" {
 			continue

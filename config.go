@@ -63,6 +63,10 @@ type Config struct {
 	// Remote reaches components on other cluster members (set by the
 	// cluster package); nil: only this mesh's components exist.
 	Remote Remote
+	// Brokered marks the description brokered: other cluster members
+	// ignore this mesh's components (set by the cluster package for an
+	// edge member that brokers components with $broker).
+	Brokered bool
 	// IgnoreDependenciesOnStartup starts components without waiting for
 	// their dependencies to exist in the cluster.
 	IgnoreDependenciesOnStartup bool

@@ -68,6 +68,8 @@ type Mesh struct {
 	started      bool
 	listening    bool
 	stopped      bool
+	// noSchemaPublish stores descriptions without publishing them.
+	noSchemaPublish bool
 
 	descMu   sync.Mutex // serialises description writes
 	calls    sync.WaitGroup
@@ -404,7 +406,7 @@ func (m *Mesh) Describe() *Description {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	d := &Description{
-		Name: m.domain, Initializing: m.initializing, SetOptions: m.cfg.SetOptions,
+		Name: m.domain, Initializing: m.initializing, Brokered: m.cfg.Brokered, SetOptions: m.cfg.SetOptions,
 		Components: make(map[string]*ComponentDescription, len(m.components)),
 	}
 	if !m.initializing {
@@ -443,13 +445,17 @@ func (m *Mesh) adminOrigin() *Origin {
 func (m *Mesh) writeDescription(ctx context.Context, initial bool) error {
 	m.mu.RLock()
 	suppressed := m.initializing && !initial
+	var opts []client.Option
+	if m.noSchemaPublish {
+		opts = append(opts, client.NoPublish())
+	}
 	m.mu.RUnlock()
 	if suppressed {
 		return nil
 	}
 	m.descMu.Lock()
 	defer m.descMu.Unlock()
-	if _, err := m.admin.Set(ctx, DescriptionPath, m.Describe()); err != nil {
+	if _, err := m.admin.Set(ctx, DescriptionPath, m.Describe(), opts...); err != nil {
 		return fmt.Errorf("happner: writing the description: %w", err)
 	}
 	return nil
@@ -727,7 +733,7 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 // versionSatisfies is happner's coercedSatisfies: the component version,
 // coerced to semver, satisfies the range.
 func versionSatisfies(version, rng string) bool {
-	if rng == "*" || rng == "" {
+	if rng == "*" || rng == "" || version == rng {
 		return true
 	}
 	v, err := semver.NewVersion(version)

@@ -39,6 +39,8 @@ type method struct {
 	nResults int  // results besides the error
 	desc     *MethodDescription
 	schema   MethodSchema
+	// dyn runs a DynamicModule's method instead of fn.
+	dyn func(ctx context.Context, h *Happn, args []any) ([]any, error)
 }
 
 // wireName is a Go method name as JS clients type it: Record → record.
@@ -121,6 +123,10 @@ type callResult struct {
 
 // invoke calls the method with args (JSON values or Go values).
 func (m *method) invoke(ctx context.Context, h *Happn, args []any) (res callResult) {
+	if m.dyn != nil {
+		results, err := m.dyn(ctx, h, args)
+		return callResult{results: results, err: err}
+	}
 	in := make([]reflect.Value, 0, len(m.params)+1)
 	switch m.inject {
 	case injectHappn:

@@ -77,7 +77,8 @@ type Member struct {
 
 	sec secSync
 
-	remote *remote // calls to components on other members
+	remote *remote    // calls to components on other members
+	broker *brokerage // components brokered with $broker; nil without
 }
 
 // Create starts a cluster member (cluster.md §0, DESIGN.md "a member
@@ -220,6 +221,15 @@ func (m *Member) start(ctx context.Context) error {
 		return err
 	}
 	meshCfg := m.cfg.Config
+	brokered, err := collectBrokered(meshCfg)
+	if err != nil {
+		return err
+	}
+	if len(brokered) > 0 {
+		// other members ignore a broker's components (cluster.md §6.3)
+		meshCfg.Brokered = true
+		m.broker = newBrokerage(m, brokered)
+	}
 	meshCfg.Happn.Store = router
 	meshCfg.Happn.Datastores = nil
 	meshCfg.Happn.Filename = ""
@@ -247,10 +257,11 @@ func (m *Member) start(ctx context.Context) error {
 	if _, err := happner.Create(ctx, meshCfg); err != nil {
 		return fmt.Errorf("cluster: starting the mesh: %w", err)
 	}
-	if !m.cfg.Cluster.DependenciesSatisfiedDeferListen {
-		if err := m.OpenClientPort(ctx); err != nil {
-			return err
-		}
+	if m.cfg.Cluster.DependenciesSatisfiedDeferListen && m.broker != nil {
+		// the port opens once every brokered component is implemented
+		m.broker.markStarted(m.ctx)
+	} else if err := m.OpenClientPort(ctx); err != nil {
+		return err
 	}
 	m.log.Info("cluster: member stable", "url", m.self.URL, "clientAddr", m.ClientAddr(), "peers", len(m.Peers()))
 	return nil
@@ -263,6 +274,13 @@ func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 	m.srv.SetDeliveryFilter(filterEventVersions)
 	m.remote = newRemote(m)
 	m.stops = append(m.stops, m.remote.start())
+	if m.broker != nil {
+		if err := m.broker.inject(ctx); err != nil {
+			return err
+		}
+		m.wg.Add(1)
+		go m.broker.run()
+	}
 	port, err := addrPort(m.srv.Addr())
 	if err != nil {
 		return err
