@@ -546,3 +546,23 @@ func TestInsecureMeshSecurityComponent(t *testing.T) {
 		t.Errorf("as on an insecure mesh: %v", err)
 	}
 }
+
+func TestListActiveSessions(t *testing.T) {
+	m := secureMesh(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin := secLogin(t, m, "_ADMIN", "adminpw")
+	var sessions []happn.SessionEvent
+	if err := admin.Call(ctx, "security", "listActiveSessions", nil, &sessions); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range sessions {
+		if s.Username == "_ADMIN" && !s.Local {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("the caller's own session is not listed: %+v", sessions)
+	}
+}

@@ -869,6 +869,16 @@ func (s *securityModule) AttachToSessionChanges(h *Happn) error {
 	return nil
 }
 
+// ListActiveSessions lists the logged-in sessions of this member
+// (happner's listActiveSessions): id, username, info, address, protocol,
+// parent session and login time; never tokens.
+func (s *securityModule) ListActiveSessions(h *Happn) ([]happn.SessionEvent, error) {
+	if _, err := secOf(h); err != nil {
+		return nil, err
+	}
+	return h.mesh.srv.ActiveSessions(), nil
+}
+
 // HappnerSchema names the parameters as happner's security component does.
 func (*securityModule) HappnerSchema() ModuleSchema {
 	names := func(ns ...string) MethodSchema {

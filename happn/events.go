@@ -82,3 +82,23 @@ func (s *Server) emitSessionEvent(t SessionEventType, sess *Session) {
 		fn(ev)
 	}
 }
+
+// ActiveSessions returns a description of every logged-in session (the
+// counterpart of happn's listActiveSessions): ids, users, info, addresses;
+// never tokens. Sessions of the server's own in-process subscriptions are
+// not listed.
+func (s *Server) ActiveSessions() []SessionEvent {
+	live := s.sessionsWhere(func(*Session) bool { return true })
+	out := make([]SessionEvent, 0, len(live))
+	for _, sess := range live {
+		sess.mu.Lock()
+		ev := SessionEvent{Type: SessionAuthentic, ID: sess.id, Info: sess.info, Local: sess.local, Peer: sess.peer.Load(),
+			Address: sess.remoteAddr, Protocol: sess.protocol, ParentID: sess.parentID, Timestamp: sess.timestamp}
+		if sess.user != nil {
+			ev.Username = sess.user.Username
+		}
+		sess.mu.Unlock()
+		out = append(out, ev)
+	}
+	return out
+}

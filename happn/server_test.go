@@ -377,3 +377,16 @@ func TestOneMessagePerSessionAndChannel(t *testing.T) {
 		t.Fatalf("duplicate channel count %d after off", n)
 	}
 }
+
+func TestActiveSessions(t *testing.T) {
+	srv := startServer(t, Config{})
+	a := dialRaw(t, srv)
+	idA := a.handshake()
+	b := dialRaw(t, srv)
+	b.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_4"}}`) // connected, not logged in
+	b.recv()
+	list := srv.ActiveSessions()
+	if len(list) != 1 || list[0].ID != idA {
+		t.Fatalf("active sessions %+v, want only %s", list, idA)
+	}
+}
