@@ -354,3 +354,29 @@ func TestNestedPermissions(t *testing.T) {
 	_, err = alice.Get(ctx, "/other/**")
 	wantDenied(t, err, "unauthorized")
 }
+
+// A subscription made on behalf of another user is authorised as that
+// user and its events reach the socket that made it (happn-3 registered it
+// under a socket-less session).
+func TestSubscriptionOnBehalfOfReachesTheSocket(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	admin := connect(t, srv, "_ADMIN", "happn")
+	_, err := admin.On(ctx, "/private/*", client.OnOptions{OnBehalfOf: "alice"}, func(client.Event) {})
+	wantDenied(t, err, "unauthorized")
+	events := make(chan string, 1)
+	if _, err := admin.On(ctx, "/public/*", client.OnOptions{OnBehalfOf: "alice"}, func(e client.Event) { events <- e.Meta.Path }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Set(ctx, "/public/x", map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-events:
+		if p != "/public/x" {
+			t.Fatalf("event %s", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the delegated subscription's event did not reach its socket")
+	}
+}

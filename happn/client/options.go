@@ -232,4 +232,7 @@ type OnOptions struct {
 	InitialEmit bool
 	// InitialCallback, when set, receives the current values before On returns.
 	InitialCallback func([]Item)
+	// OnBehalfOf subscribes as that user (the caller must be _ADMIN or in
+	// the delegate group); events still arrive on this connection.
+	OnBehalfOf string
 }

@@ -27,6 +27,7 @@ type listener struct {
 	variableDepth bool
 	initial       bool // initialEmit or initialCallback: has its own remote subscription
 	merge         bool
+	onBehalfOf    string
 }
 
 // refKey is where the server reference of l is kept: per listener for
@@ -61,7 +62,8 @@ func eventKeyOf(channel, eventType string, count int, o OnOptions, depth int) st
 		InitialCallback bool           `json:"initialCallback,omitempty"`
 		Meta            map[string]any `json:"meta,omitempty"`
 		Depth           int            `json:"depth,omitempty"`
-	}{channel, eventType, count, o.InitialEmit, o.InitialCallback != nil, o.Meta, depth}
+		OnBehalfOf      string         `json:"onBehalfOf,omitempty"`
+	}{channel, eventType, count, o.InitialEmit, o.InitialCallback != nil, o.Meta, depth, o.OnBehalfOf}
 	b, _ := json.Marshal(k)
 	return string(b)
 }
@@ -103,6 +105,7 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 		eventKey: eventKeyOf(channel, et, opts.Count, opts, depth),
 		meta:     opts.Meta, depth: depth, variableDepth: variableDepth,
 		initial: opts.InitialEmit || opts.InitialCallback != nil, merge: opts.Merge,
+		onBehalfOf: opts.OnBehalfOf,
 	}
 	cn, sid, err := c.activeConn()
 	if err != nil {
@@ -135,6 +138,9 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 	}
 	if opts.Merge {
 		wire["merge"] = true
+	}
+	if opts.OnBehalfOf != "" {
+		wire["onBehalfOf"] = opts.OnBehalfOf
 	}
 	resp, err := c.dataRequestOn(ctx, cn, sid, &request{Action: "on", Path: channel}, wire)
 	if err != nil {
@@ -370,6 +376,9 @@ func (c *Client) reattach(ctx context.Context, cn *conn) error {
 			}
 			if l.merge {
 				wire["merge"] = true
+			}
+			if l.onBehalfOf != "" {
+				wire["onBehalfOf"] = l.onBehalfOf
 			}
 			resp, err := c.dataRequestOn(ctx, cn, sid, &request{Action: "on", Path: ch}, wire)
 			if err != nil {
