@@ -13,13 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
-
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
 
 	"github.com/happner-go/happner/internal/jsonscan"
+	"github.com/happner-go/happner/internal/version"
 )
 
 // Paths of the mesh description records.
@@ -732,24 +731,7 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 
 // versionSatisfies is happner's coercedSatisfies: the component version,
 // coerced to semver, satisfies the range.
-func versionSatisfies(version, rng string) bool {
-	if rng == "*" || rng == "" || version == rng {
-		return true
-	}
-	v, err := semver.NewVersion(version)
-	if err != nil {
-		return false
-	}
-	c, err := semver.NewConstraint(rng)
-	if err != nil {
-		return false
-	}
-	if v.Prerelease() != "" {
-		nv, _ := v.SetPrerelease("")
-		v = &nv
-	}
-	return c.Check(v)
-}
+func versionSatisfies(ver, rng string) bool { return version.Satisfies(ver, rng) }
 
 // exchangeResponseHook keeps exchange replies private (mesh.md §1.2,
 // wire-protocol.md §6.2): a subscription to another session's responses is

@@ -83,7 +83,9 @@ func TestEventsReplicateExactlyOnce(t *testing.T) {
 	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
-		cfgs = append(cfgs, withEmitter(testConfig("dep-events", "svc", map[string]int{"svc": 2}, shared)))
+		c := withEmitter(testConfig("dep-events", "svc", map[string]int{"svc": 2}, shared))
+		c.Membership.ReplicationPaths = []string{"*"} // raw sets replicate too
+		cfgs = append(cfgs, c)
 	}
 	ms := startAll(t, cfgs...)
 	ctx := context.Background()
@@ -440,7 +442,11 @@ func TestParseSeedConfig(t *testing.T) {
 	if got := replicationSubscriptions([]string{"/a/*"}, "D"); !slices.Equal(got, []string{"/a/*", "/_events/D/**"}) {
 		t.Errorf("subscriptions %v", got)
 	}
-	if got := replicationSubscriptions(nil, "D"); !slices.Equal(got, []string{"*"}) {
+	// unset: the domain's component events only, as happner-cluster
+	if got := replicationSubscriptions(nil, "D"); !slices.Equal(got, []string{"/_events/D/**"}) {
+		t.Errorf("subscriptions %v", got)
+	}
+	if got := replicationSubscriptions([]string{"*"}, "D"); !slices.Equal(got, []string{"*"}) {
 		t.Errorf("subscriptions %v", got)
 	}
 }

@@ -110,9 +110,11 @@ type MembershipConfig struct {
 	// one) that must be present before the member proceeds.
 	Dependencies map[string]int
 	// ReplicationPaths are the event paths replicated between members.
-	// nil means every event; a list adds the mesh's /_events/<domain>/**
-	// paths; an empty non-nil list (or false in a file) turns event
-	// replication off (security changes are still replicated).
+	// nil means the mesh's component events (/_events/<domain>/**) only,
+	// as in happner-cluster; a list adds those paths to its own ("*" for
+	// every publication); an empty non-nil list (or false in a file)
+	// turns event replication off (security changes are still
+	// replicated).
 	ReplicationPaths []string
 	// SecurityChangeSetReplicateInterval is how often security changes
 	// are sent to the other members; default 3s.

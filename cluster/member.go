@@ -162,7 +162,9 @@ func adminPassword(h happn.Config) string {
 // the domain's event paths added.
 func replicationSubscriptions(paths []string, domain string) []string {
 	if paths == nil {
-		return []string{"*"}
+		// happner-cluster: no replicate setting means the domain's
+		// component events only (/_data sets and the like stay local)
+		return []string{"/_events/" + domain + "/**"}
 	}
 	if len(paths) == 0 {
 		return nil
