@@ -306,6 +306,7 @@ func (s *Server) securityChanged(c security.Change) {
 	}
 	affected := s.sessionsOfUsers(c.Users)
 	ctx := context.Background()
+	changed := s.clientChangedData(ctx, c)
 	for _, sess := range affected {
 		sec := sess.securitySession()
 		if sec == nil {
@@ -328,14 +329,48 @@ func (s *Server) securityChanged(c security.Change) {
 		b = append(b, `{"_meta":{"type":"system"},"eventKey":"security-data-changed","data":{"whatHappnd":`...)
 		b = appendString(b, c.Event)
 		b = append(b, `,"changedData":`...)
-		if len(c.Data) > 0 {
-			b = append(b, c.Data...)
-		} else {
-			b = append(b, "null"...)
-		}
+		b = append(b, changed...)
 		b = append(b, '}')
 		sess.send(appendProtocol(b, sess))
 	}
+}
+
+// clientChangedData renders a change as happn-3 sends it in
+// security-data-changed. The npm client reads changedData.permissions of
+// upsert-group and unlink-group (to re-check its listeners) and fails on a
+// message without it, so those carry the group's permissions in happn's
+// {path: {actions, prohibit}} form.
+func (s *Server) clientChangedData(ctx context.Context, c security.Change) []byte {
+	if c.Event != "upsert-group" && c.Event != "unlink-group" {
+		if len(c.Data) == 0 {
+			return []byte("null")
+		}
+		return c.Data
+	}
+	var d map[string]json.RawMessage
+	if len(c.Data) == 0 || json.Unmarshal(c.Data, &d) != nil || d == nil {
+		d = map[string]json.RawMessage{}
+	}
+	var name string
+	for _, k := range []string{"name", "group", "groupName"} {
+		if raw, ok := d[k]; ok && json.Unmarshal(raw, &name) == nil && name != "" {
+			break
+		}
+	}
+	perms := json.RawMessage(`{}`)
+	if name != "" {
+		if g, err := s.sec.GetGroup(ctx, name); err == nil && g != nil && g.Permissions != nil {
+			if b, err := json.Marshal(g.Permissions); err == nil {
+				perms = b
+			}
+		}
+	}
+	d["permissions"] = perms
+	out, err := json.Marshal(d)
+	if err != nil {
+		return []byte("null")
+	}
+	return out
 }
 
 // sessionsWhere returns the logged-in sessions for which keep is true.

@@ -380,3 +380,38 @@ func TestSubscriptionOnBehalfOfReachesTheSocket(t *testing.T) {
 		t.Fatal("the delegated subscription's event did not reach its socket")
 	}
 }
+
+// security-data-changed for upsert-group and unlink-group carries the
+// group's permissions: the npm client reads changedData.permissions of
+// those messages and throws without it.
+func TestSecurityDataChangedCarriesGroupPermissions(t *testing.T) {
+	srv := secureServer(t, Config{})
+	c := dialRaw(t, srv)
+	c.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_4"}}`)
+	c.recv()
+	c.send(`{"action":"login","eventId":2,"data":{"username":"alice","password":"secret"}}`)
+	c.recv()
+	ctx := context.Background()
+	if _, err := srv.Security().UpsertGroup(ctx, security.Group{Name: "readers", Permissions: map[string]security.PermissionRule{
+		"/more/*": {Actions: []string{"on"}},
+	}}, security.UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Security().UnlinkGroup(ctx, "readers", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"upsert-group", "unlink-group"} {
+		m := c.recvJSON()
+		if m["eventKey"] != "security-data-changed" {
+			t.Fatalf("got %v", m)
+		}
+		d := m["data"].(map[string]any)
+		if d["whatHappnd"] != want {
+			t.Fatalf("whatHappnd %v, want %s", d["whatHappnd"], want)
+		}
+		perms, ok := d["changedData"].(map[string]any)["permissions"].(map[string]any)
+		if !ok || perms["/more/*"] == nil {
+			t.Fatalf("%s: changedData.permissions %v", want, d["changedData"])
+		}
+	}
+}

@@ -106,6 +106,28 @@ describe('npm clients against a secure Go mesh', () => {
       assert.equal(await carol.exchange.calc.mul(3, 4), 12);
       await assert.rejects(carol.exchange.calc.add(3, 4), denied);
     });
+
+    it('a logged-in client survives the security-data-changed messages of its group changing', async () => {
+      // The npm client reads changedData.permissions of upsert-group and unlink-group; a message
+      // without it throws inside the client.
+      const admin = await meshClient(mesh, { username: '_ADMIN', password: 'happn' });
+      await admin.exchange.security.addUser({ username: 'dave', password: 'davepw' });
+      await admin.exchange.security.addGroup({
+        name: 'daves',
+        permissions: { methods: { '/testMesh/calc/add': { authorized: true } } },
+      });
+      await admin.exchange.security.linkGroupName('daves', 'dave');
+      const dave = await meshClient(mesh, { username: 'dave', password: 'davepw' });
+      const seen = [];
+      dave.data.onSystemMessage((key, data) => seen.push(`${key}:${data && data.whatHappnd}`));
+      await admin.exchange.security.addGroupPermissions('daves', {
+        methods: { '/testMesh/calc/mul': { authorized: true } },
+      });
+      await admin.exchange.security.unlinkGroup({ name: 'daves' }, { username: 'dave' });
+      await waitFor(() => seen.includes('security-data-changed:unlink-group'));
+      assert.ok(seen.includes('security-data-changed:upsert-group'));
+      await assert.rejects(dave.exchange.calc.add(1, 2), denied);
+    });
   });
 
   describe('HappnerClient', () => {
