@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/happner-go/happner/happn/client"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // startBench creates n members on one memory store and stops them when the
 // benchmark ends.
 func startBench(b *testing.B, n int, dep string) []*Member {
 	b.Helper()
-	shared := memory.New()
+	shared := newShared(b)
 	members := make([]*Member, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -99,7 +98,7 @@ func BenchmarkEventAcrossMembers(b *testing.B) { benchEvents(b, 1) }
 // scan 100 ms).
 func benchStable(b *testing.B, n int) {
 	for i := 0; i < b.N; i++ {
-		shared := memory.New()
+		shared := newShared(b)
 		dep := fmt.Sprintf("bench-stable-%d-%d", n, time.Now().UnixNano())
 		members := make([]*Member, n)
 		var wg sync.WaitGroup

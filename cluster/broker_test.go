@@ -17,7 +17,6 @@ import (
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/meshclient"
 	"github.com/happner-go/happner/store"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // brokerComponent is the edge's component that declares $broker.
@@ -114,7 +113,7 @@ func Test09_ClusterBroker(t *testing.T) {
 	section := `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}, "fail": {}, "fire": {}}}}`
 	for _, order := range []string{"edge-first", "internal-first"} {
 		t.Run(order, func(t *testing.T) {
-			shared := memory.New()
+			shared := newShared(t)
 			t.Cleanup(func() { shared.Close() })
 			dep := "b09-" + order
 			var edge, internal *Member
@@ -183,7 +182,7 @@ func Test09_ClusterBroker(t *testing.T) {
 		})
 	}
 	t.Run("duplicate", func(t *testing.T) {
-		shared := memory.New()
+		shared := newShared(t)
 		t.Cleanup(func() { shared.Close() })
 		c := edgeConfig(t, "b09-dup", shared, 0, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`)
 		c.Modules["broker2"] = happner.ModuleConfig{Instance: brokerComponent{}}
@@ -206,7 +205,7 @@ func Test09_ClusterBroker(t *testing.T) {
 // calls then fail Not implemented, and arrivals restore the entries.
 func Test10_ClusterBrokerDynamic(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b10"
 	section := `{"remoteComponent": {"version": "^2.0.0"}, "remoteComponent1": {"version": "^2.0.0"}}`
@@ -263,7 +262,7 @@ func Test10_ClusterBrokerDynamic(t *testing.T) {
 // internal method sees the edge client's user as $origin.
 func Test10_ClusterBrokerOriginPreserved(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b10o"
 	in := internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"})
@@ -290,7 +289,7 @@ func Test10_ClusterBrokerOriginPreserved(t *testing.T) {
 // client port stays closed until the internal member arrives.
 func Test15_BrokerDeferredListen(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b15"
 	c := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`)
@@ -320,7 +319,7 @@ func Test15_BrokerDeferredListen(t *testing.T) {
 // without being published while internal members come and go.
 func Test18_NoSchemaPublishAfterDeferredListen(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b18"
 	c := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`)
@@ -368,7 +367,7 @@ func Test18_NoSchemaPublishAfterDeferredListen(t *testing.T) {
 // served through the edge by the members that have it, sticky per token,
 // failing over when a member leaves.
 func Test16_BrokerWebProxy(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b16"
 	mk := func() Config {
@@ -435,7 +434,7 @@ func Test16_BrokerWebProxy(t *testing.T) {
 // /rest/describe gains a brokered member's methods when it joins and keeps
 // them after it leaves.
 func Test35_RestComponentUpdate(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b35"
 	edge := startOne(t, edgeConfig(t, dep, shared, 0, `{"remoteComponent2": {"version": "^2.0.0"}}`))
@@ -474,7 +473,7 @@ func Test28_BrokerWildcardVersion(t *testing.T) {
 	ctx := context.Background()
 	for _, edgeFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("edgeFirst=%v", edgeFirst), func(t *testing.T) {
-			shared := memory.New()
+			shared := newShared(t)
 			t.Cleanup(func() { shared.Close() })
 			dep := fmt.Sprintf("b28-%v", edgeFirst)
 			ec := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "*", "methods": {"method1": {}}}}`)

@@ -16,11 +16,10 @@ import (
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
-	"github.com/happner-go/happner/store/memory"
 )
 
 func TestSeedExampleThreeHistorians(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
@@ -79,7 +78,7 @@ func TestSeedExampleThreeHistorians(t *testing.T) {
 }
 
 func TestEventsReplicateExactlyOnce(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
@@ -189,7 +188,7 @@ func TestEventsReplicateExactlyOnce(t *testing.T) {
 }
 
 func TestReplicationOffKeepsSecuritySync(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	a := withEmitter(testConfig("dep-off", "svc", map[string]int{"svc": 1}, shared))
 	b := withEmitter(testConfig("dep-off", "svc", map[string]int{"svc": 1}, shared))
@@ -249,7 +248,7 @@ func checkSecuritySync(t *testing.T, a, b *Member) {
 }
 
 func TestSecurityChangesReachEveryMember(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
@@ -269,7 +268,7 @@ func TestSecurityChangesReachEveryMember(t *testing.T) {
 }
 
 func TestDependencyWaitHoldsMemberBack(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	port := freePort(t)
 	cfg := testConfig("dep-wait", "edge", map[string]int{"db": 1}, shared)
@@ -311,7 +310,7 @@ func TestDependencyWaitHoldsMemberBack(t *testing.T) {
 }
 
 func TestDiscoverTimeout(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	cfg := testConfig("dep-timeout", "edge", map[string]int{"db": 2}, shared)
 	cfg.Membership.DiscoverTimeout = 300 * time.Millisecond
@@ -335,7 +334,7 @@ func TestDiscoverTimeout(t *testing.T) {
 }
 
 func TestMissingDeploymentID(t *testing.T) {
-	cfg := testConfig("", "svc", nil, memory.New())
+	cfg := testConfig("", "svc", nil, newShared(t))
 	_, err := Create(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "deploymentId not set") {
 		t.Fatalf("got %v", err)
@@ -343,7 +342,7 @@ func TestMissingDeploymentID(t *testing.T) {
 }
 
 func TestMemberLeavingAndJoining(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	var cfgs []Config
 	for range 3 {

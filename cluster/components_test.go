@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/happner-go/happner"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // dependor uses component1 from the cluster through its $happn.
@@ -83,7 +82,7 @@ func withDependor(c Config, d *dependor, deps string, t *testing.T) Config {
 // asAdmin (happner-cluster-README "Using remote components"), and receive
 // the events of the versions they depend on (02, 05, 06).
 func TestComponentsUseRemoteComponents(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	d := &dependor{}
 	a := withDependor(testConfig("dep-comp", "svc", map[string]int{"svc": 2}, shared), d,
@@ -170,7 +169,7 @@ func portRefused(addr string) bool {
 // intra-mesh dependencies count; a component created at run time waits
 // the same way; ignoreDependenciesOnStartup skips the wait.
 func Test20_StartupDependencies(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	port := freePort(t)
 	a := withDependor(testConfig("dep-20", "svc", nil, shared), &dependor{},
@@ -282,7 +281,7 @@ func storedDescribes(t *testing.T, m *Member, component string) bool {
 // destroyed at run time never hide the cluster's), 05 (events between local
 // components of a one-member cluster) and 06 (emitLocal stays local).
 func Test04_05_06_LocalComponentsAndEvents(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	d := &dependor{}
 	a := withDependor(testConfig("dep-04", "svc", map[string]int{"svc": 1}, shared), d,

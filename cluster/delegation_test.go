@@ -9,7 +9,6 @@ import (
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/meshclient"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // secureDelegationCluster starts a secure member with the dependor (whose
@@ -17,7 +16,7 @@ import (
 // "bob" allowed to call the dependor but not component1.
 func secureDelegationCluster(t *testing.T, dep string, tune func(*Config)) (*meshclient.Client, []*Member) {
 	t.Helper()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	a := withDependor(testConfig(dep, "svc", map[string]int{"svc": 1}, shared), &dependor{},
 		`{"component1": {"version": "^2.0.0", "methods": {"method1": {}}}}`, t)

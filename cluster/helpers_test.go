@@ -10,8 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"fmt"
 	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/internal/pgtest"
 	"github.com/happner-go/happner/store"
+	"github.com/happner-go/happner/store/memory"
+	"github.com/happner-go/happner/store/postgres"
+	"math/rand/v2"
+	"os"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -98,14 +104,40 @@ func peerNames(m *Member) []string {
 	return out
 }
 
+// freePort returns a port that is free now, for tests that must know a
+// member's client port before it opens. It is taken below Linux's
+// ephemeral range (32768-60999), so that the client sockets and port-0
+// listeners of tests running meanwhile cannot be handed the same port.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// newShared returns the store that the members of one test share: in
+// memory, or, with HAPPNER_CLUSTER_STORE=postgres, a fresh database on the
+// tests' private PostgreSQL server, so that the whole suite also runs on a
+// real shared database (scripts/test-all.sh runs the integration tests
+// both ways).
+func newShared(t testing.TB) store.Store {
+	if os.Getenv("HAPPNER_CLUSTER_STORE") != "postgres" {
+		return memory.New()
+	}
+	st, err := postgres.Open(context.Background(), postgres.Options{URL: pgtest.Start(t)})
+	if err != nil {
+		t.Fatalf("opening the shared PostgreSQL store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}

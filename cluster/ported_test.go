@@ -15,14 +15,13 @@ import (
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/meshclient"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // Port of happner-cluster 01-integration-start-instance: one member with
 // default settings starts and a MeshClient connects to its client port (a
 // free port instead of 55000, so tests can run side by side).
 func Test01_StartInstance(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	c := testConfig("dep-01", "svc", nil, shared)
 	c.Proxy.Port = freePort(t)
@@ -51,7 +50,7 @@ func Test21_EventPropagationFromBroker(t *testing.T) {
 		brokerFirst, data bool
 	}{{"broker first", true, true}, {"internal first", false, true}, {"broker without data", true, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			shared := memory.New()
+			shared := newShared(t)
 			t.Cleanup(func() { shared.Close() })
 			dep := "b21-" + strings.ReplaceAll(tc.name, " ", "-")
 			internalN := 1
@@ -129,7 +128,7 @@ func Test21_EventPropagationFromBroker(t *testing.T) {
 // components, and gets $call's endpoint errors verbatim.
 func Test22_ClientCallOnOnceOff(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b22"
 	internal := startOne(t, internalConfig(dep, shared, map[string]string{
@@ -206,7 +205,7 @@ func Test22_ClientCallOnOnceOff(t *testing.T) {
 // the error arrives well before the client's timeout.
 func Test25_BrokeringAfterMemberDies(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b25"
 	first := startOne(t, internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"}))
@@ -254,7 +253,7 @@ func Test25_BrokeringAfterMemberDies(t *testing.T) {
 // refuses its clients.
 func Test27_EventsBrokerOnly(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b27"
 	a := internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"})
@@ -340,7 +339,7 @@ func Test27_EventsBrokerOnly(t *testing.T) {
 // the call succeeds.
 func Test29_AsAdminCallBeforeAndAfterJoin(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b29"
 	ec := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "^2.0.0", "discoverMethods": true}}`)
@@ -366,7 +365,7 @@ func Test29_AsAdminCallBeforeAndAfterJoin(t *testing.T) {
 // call a brokered method.
 func Test30_LightClientCall(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b30"
 	internal := startOne(t, internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"}))
@@ -411,7 +410,7 @@ func Test30_LightClientCall(t *testing.T) {
 // second internal member has started.
 func Test31_DelayedInternalMember(t *testing.T) {
 	ctx := context.Background()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	dep := "b31"
 	ec := edgeConfig(t, dep, shared, 0, `{"component-1": {"version": "^1.0.0", "discoverMethods": true},

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/happner-go/happner"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // startRPCBench starts a member with the dependor and n members with
@@ -16,7 +15,7 @@ import (
 // own component1 serves the calls).
 func startRPCBench(b *testing.B, n int) *Member {
 	b.Helper()
-	shared := memory.New()
+	shared := newShared(b)
 	b.Cleanup(func() { shared.Close() })
 	dep := fmt.Sprintf("bench-rpc-%d-%d", n, time.Now().UnixNano())
 	deps := map[string]any{"component1": map[string]any{"version": "^2.0.0", "methods": map[string]any{"method1": map[string]any{}}}}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/store"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // worker is a component that reports which member ran it.
@@ -126,7 +125,7 @@ func depsOf(t *testing.T, js string) map[string]any {
 // missing component is Not implemented; events come from both members,
 // and an incompatible version's are filtered out.
 func Test02_IntegrationComponents(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	ms := startCluster(t, "dep-02", shared,
 		map[string]string{"component1": "1.2.0"},
@@ -158,7 +157,7 @@ func Test02_IntegrationComponents(t *testing.T) {
 		t.Fatalf("missing component: %v", err)
 	}
 	// round-robin between equal versions
-	ms2 := startCluster(t, "dep-02b", memory.New(),
+	ms2 := startCluster(t, "dep-02b", newShared(t),
 		map[string]string{},
 		map[string]string{"component1": "2.0.0"},
 		map[string]string{"component1": "2.0.0"},
@@ -210,7 +209,7 @@ func Test02_IntegrationComponents(t *testing.T) {
 // Port of happner-cluster integration 03-integration-peers: a departed
 // member's implementation is dropped, an arriving one's added.
 func Test03_IntegrationPeers(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	ms := startCluster(t, "dep-03", shared,
 		map[string]string{},
@@ -254,7 +253,7 @@ func Test03_IntegrationPeers(t *testing.T) {
 // timeout, a member leaving while a call is in flight, and $call's
 // endpoint errors.
 func TestRemoteCallErrors(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	ms := startCluster(t, "dep-err", shared,
 		map[string]string{},
@@ -330,7 +329,7 @@ func TestRemoteCallErrors(t *testing.T) {
 // whichever member joined first, never round-robin to a lower one.
 // Prerelease tags follow coercedSatisfies (17-cluster-broker-component-versions).
 func Test36_HighestVersionPreferred(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	ms := startCluster(t, "dep-36", shared,
 		map[string]string{},
@@ -366,7 +365,7 @@ func Test36_HighestVersionPreferred(t *testing.T) {
 // on one member leaves the other; with every implementor gone the call is
 // Not implemented, and it works again when a member comes back.
 func Test34_FindAllClusterMethods(t *testing.T) {
-	shared := memory.New()
+	shared := newShared(t)
 	defer shared.Close()
 	ms := startCluster(t, "dep-34", shared,
 		map[string]string{},

@@ -14,14 +14,13 @@ import (
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/meshclient"
-	"github.com/happner-go/happner/store/memory"
 )
 
 // secureMembers starts n secure members that each have component1
 // (worker 2.0.0); tune adjusts every config before start.
 func secureMembers(t *testing.T, dep string, n int, tune func(i int, c *Config)) []*Member {
 	t.Helper()
-	shared := memory.New()
+	shared := newShared(t)
 	t.Cleanup(func() { shared.Close() })
 	var cfgs []Config
 	for i := range n {

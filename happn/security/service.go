@@ -223,9 +223,12 @@ func (s *Service) ensureAdmin(ctx context.Context) error {
 			PublicKey: s.cfg.AdminPublicKey}, UpsertOptions{}, true); err != nil {
 			return fmt.Errorf("security: admin user: %w", err)
 		}
-		if err := s.linkGroup(ctx, AdminGroup, AdminUser, nil); err != nil {
-			return fmt.Errorf("security: admin link: %w", err)
-		}
+	}
+	// The link is written even when the user existed: nodes starting at
+	// once on a fresh shared store may find the user another node has just
+	// created but not linked yet. Writing it is idempotent.
+	if err := s.linkGroup(ctx, AdminGroup, AdminUser, nil); err != nil {
+		return fmt.Errorf("security: admin link: %w", err)
 	}
 	if s.cfg.AllowAnonymousAccess {
 		anon, err := s.loadUser(ctx, AnonymousUser)
@@ -238,6 +241,8 @@ func (s *Service) ensureAdmin(ctx context.Context) error {
 			}
 		}
 	}
+	// forget whatever was read while other nodes were still writing
+	s.invalidate()
 	return nil
 }
 
