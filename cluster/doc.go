@@ -1,0 +1,28 @@
+// Package cluster runs happner-go as a happner-cluster member: a mesh whose
+// data lives in a store shared by every member (PostgreSQL, or one
+// in-memory store for members in one process), that finds the other
+// members through a registry kept in that store, and that uses their
+// components as if they were its own.
+//
+// [Create] starts a member from a [Config] in the shape of a
+// happner-cluster config (see [ParseConfig]):
+//
+//   - membership: the member pulses its record under
+//     /_SYSTEM/DEPLOYMENT/<deploymentId>/<clusterName>/…, scans the
+//     registry, drops stale records and waits for its dependencies
+//     ({serviceName: count}) before it proceeds;
+//   - peers: it logs into every other member as a client, and is stable
+//     when every peer is connected both ways; only then does its client
+//     port open;
+//   - replication: component events (and the configured
+//     replicationPaths) received from a peer are published locally once,
+//     and security changes reach every member;
+//   - remote components: components declare dependencies (version
+//     ranges, methods, events) and call components of other members
+//     through their $happn exchange: a compatible local component first,
+//     else the highest matching version, round-robin among members;
+//   - $broker: an edge member exposes components of internal members in
+//     its own exchange, description, REST API and web routes.
+//
+// Member.Health and GET /cluster/health report a member's state.
+package cluster
