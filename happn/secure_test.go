@@ -415,3 +415,52 @@ func TestSecurityDataChangedCarriesGroupPermissions(t *testing.T) {
 		}
 	}
 }
+
+// A subscription the server dropped while its user had lost the right to
+// it is made again by the client once the right is back: the client
+// re-establishes its subscriptions on security-data-changed.
+func TestSubscriptionComesBackWithItsPermission(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	admin := connect(t, srv, "_ADMIN", "happn")
+	alice := connect(t, srv, "alice", "secret")
+	events := make(chan string, 10)
+	if _, err := alice.On(ctx, "/public/*", client.OnOptions{}, func(e client.Event) { events <- e.Meta.Path }); err != nil {
+		t.Fatal(err)
+	}
+	sec := srv.Security()
+	if err := sec.RemovePermission(ctx, "readers", "/public/*", "on"); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	aliceSess := srv.sessions[alice.Session().ID]
+	srv.mu.Unlock()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the subscription outlived the permission", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) == 0 })
+	// let the client's refresh (refused now) run before the right returns
+	time.Sleep(200 * time.Millisecond)
+	if err := sec.UpsertPermission(ctx, "readers", "/public/*", "on", true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the client did not subscribe again", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) > 0 })
+	if _, err := admin.Set(ctx, "/public/back", map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-events:
+		if p != "/public/back" {
+			t.Fatalf("event %s", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event after the permission came back")
+	}
+}

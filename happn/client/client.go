@@ -63,6 +63,10 @@ type ackHandler struct {
 
 // Client is a connection to a happn server. Create it with New.
 type Client struct {
+	// refreshing counts security changes waiting for a subscription
+	// refresh (see refreshSubscriptions).
+	refreshing atomic.Int32
+
 	opts       Options
 	log        *slog.Logger
 	socketURL  string
@@ -373,6 +377,9 @@ func (c *Client) handleSystem(cn *conn, r *response) {
 		c.mu.Unlock()
 		c.emit(ConnectionEvent{Type: EventSessionEnded, Reason: d.Reason, Data: data, SessionID: c.Session().ID, Key: key})
 		return
+	}
+	if key == "security-data-changed" {
+		go c.refreshSubscriptions()
 	}
 	c.emit(ConnectionEvent{Type: EventSystemMessage, Key: key, Data: data, SessionID: c.Session().ID})
 }

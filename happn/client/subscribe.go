@@ -343,7 +343,13 @@ func (c *Client) dispatch(r *response) {
 
 // reattach re-subscribes every channel on a new connection, one remote on
 // per distinct event key, as the npm client does after a reconnect.
-func (c *Client) reattach(ctx context.Context, cn *conn) error {
+func (c *Client) reattach(ctx context.Context, cn *conn) error { return c.resubscribe(ctx, cn, false) }
+
+// resubscribe sends an on for every distinct subscription. A refused one
+// (401/403) loses its listeners, as in the npm client, unless keepRefused
+// is set: then its listeners stay, without a server reference, and the
+// next refresh (after another security change) tries again.
+func (c *Client) resubscribe(ctx context.Context, cn *conn, keepRefused bool) error {
 	c.mu.Lock()
 	sid := c.session.ID
 	channels := make([]string, 0, len(c.subs.events))
@@ -387,7 +393,9 @@ func (c *Client) reattach(ctx context.Context, cn *conn) error {
 					for _, dl := range c.subs.events[ch] {
 						delete(c.subs.refs, dl.refKey())
 					}
-					delete(c.subs.events, ch)
+					if !keepRefused {
+						delete(c.subs.events, ch)
+					}
 					c.mu.Unlock()
 					c.log.Warn("happn client: subscription not re-established", "channel", ch, "err", err)
 					break listeners
@@ -407,4 +415,68 @@ func (c *Client) reattach(ctx context.Context, cn *conn) error {
 		}
 	}
 	return nil
+}
+
+// refreshSubscriptions re-establishes every subscription after the server
+// announced a change of the security directory (security-data-changed):
+// the server drops the subscriptions a user loses rights to. Each one is
+// made again and the previous server reference released; a refused one
+// keeps its listeners, dormant, so that it comes back with its rights at a
+// later change. (The npm client re-checks only the paths named in the
+// change and drops refused listeners for good.)
+func (c *Client) refreshSubscriptions() {
+	// coalesce bursts of changes: one refresh at a time, and one more after
+	// it when changes arrived meanwhile
+	if c.refreshing.Add(1) > 1 {
+		return
+	}
+	for {
+		c.refreshOnce()
+		if c.refreshing.Add(-1) == 0 {
+			return
+		}
+		c.refreshing.Store(1)
+	}
+}
+
+func (c *Client) refreshOnce() {
+	cn, _, err := c.activeConn()
+	if err != nil {
+		return
+	}
+	type oldRef struct {
+		channel string
+		ref     json.RawMessage
+	}
+	c.mu.Lock()
+	old := map[string]oldRef{}
+	for ch, ls := range c.subs.events {
+		for _, l := range ls {
+			if r, ok := c.subs.refs[l.refKey()]; ok {
+				old[l.refKey()] = oldRef{ch, r}
+			}
+		}
+	}
+	listening := len(c.subs.events) > 0
+	c.mu.Unlock()
+	if !listening {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
+	defer cancel()
+	if err := c.resubscribe(ctx, cn, true); err != nil {
+		c.log.Warn("happn client: refreshing subscriptions after a security change", "err", err)
+		return
+	}
+	for key, o := range old {
+		c.mu.Lock()
+		cur := c.subs.refs[key]
+		c.mu.Unlock()
+		if bytes.Equal(cur, o.ref) {
+			continue
+		}
+		if err := c.remoteOff(ctx, o.channel, o.ref); err != nil {
+			c.log.Debug("happn client: releasing a replaced subscription", "channel", o.channel, "err", err)
+		}
+	}
 }
