@@ -1,6 +1,7 @@
-// Command happner runs a happner-go node.
+// Command happner runs a happner-go node or cluster member.
 //
 //	happner serve [--port 55000] [--host 0.0.0.0] [--config file] [--file data.db]
+//	happner member --config member.json
 //
 // It prints "happner listening on HOST:PORT" on stdout once clients can
 // connect, logs to stderr, and stops cleanly on SIGINT or SIGTERM.
@@ -19,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/happner-go/happner/cluster"
 	"github.com/happner-go/happner/happn"
 )
 
@@ -36,6 +38,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.AddCommand(newServeCommand())
+	root.AddCommand(newMemberCommand())
 	return root
 }
 
@@ -72,6 +75,49 @@ func newServeCommand() *cobra.Command {
 	fl.DurationVar(&f.pingInterval, "ping-interval", 0, "heartbeat interval (default 30s)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060")
+	return cmd
+}
+
+// newMemberCommand runs one cluster member from a happner-cluster config
+// file. Its components must be modules this binary knows; with none it is
+// a data and pub/sub member (happn) that joins, replicates and syncs
+// security like any other.
+func newMemberCommand() *cobra.Command {
+	var config, logLevel string
+	cmd := &cobra.Command{
+		Use:   "member",
+		Short: "Run one happner-cluster member from a config file",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("bad --log-level: %w", err)
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if config == "" {
+				return fmt.Errorf("--config is required")
+			}
+			cfg, err := cluster.LoadConfigFile(config)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = logger
+			cfg.Happn.Logger = logger
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			m, err := cluster.Create(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "happner member %s listening on %s\n", m.Name(), m.ClientAddr())
+			<-ctx.Done()
+			logger.Info("leaving the cluster")
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return m.Stop(stopCtx)
+		},
+	}
+	cmd.Flags().StringVar(&config, "config", "", "happner-cluster config file (JSON or YAML)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
