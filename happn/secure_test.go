@@ -251,14 +251,7 @@ func TestPermissionRemovedStopsEvents(t *testing.T) {
 	if _, err := admin.Set(ctx, "/public/one", map[string]int{"v": 1}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case p := <-events:
-		if p != "/public/one" {
-			t.Fatalf("event %s", p)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event while permitted")
-	}
+	expectEvent(t, events, "/public/one", "no event while permitted")
 	if err := srv.Security().RemovePermission(ctx, "readers", "/public/*", "on"); err != nil {
 		t.Fatal(err)
 	}
@@ -267,13 +260,7 @@ func TestPermissionRemovedStopsEvents(t *testing.T) {
 	srv.mu.Lock()
 	aliceSess := srv.sessions[alice.Session().ID]
 	srv.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(srv.subs.sessionSubscriptions(aliceSess)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the subscription outlived the permission")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, "the subscription outlived the permission", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) == 0 })
 	if _, err := admin.Set(ctx, "/public/two", map[string]int{"v": 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -371,14 +358,7 @@ func TestSubscriptionOnBehalfOfReachesTheSocket(t *testing.T) {
 	if _, err := admin.Set(ctx, "/public/x", map[string]int{"v": 1}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case p := <-events:
-		if p != "/public/x" {
-			t.Fatalf("event %s", p)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the delegated subscription's event did not reach its socket")
-	}
+	expectEvent(t, events, "/public/x", "the delegated subscription's event did not reach its socket")
 }
 
 // security-data-changed for upsert-group and unlink-group carries the
@@ -435,32 +415,40 @@ func TestSubscriptionComesBackWithItsPermission(t *testing.T) {
 	srv.mu.Lock()
 	aliceSess := srv.sessions[alice.Session().ID]
 	srv.mu.Unlock()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatal(what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitFor("the subscription outlived the permission", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) == 0 })
+	waitUntil(t, "the subscription outlived the permission", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) == 0 })
 	// let the client's refresh (refused now) run before the right returns
 	time.Sleep(200 * time.Millisecond)
 	if err := sec.UpsertPermission(ctx, "readers", "/public/*", "on", true); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the client did not subscribe again", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) > 0 })
+	waitUntil(t, "the client did not subscribe again", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) > 0 })
 	if _, err := admin.Set(ctx, "/public/back", map[string]int{"v": 1}); err != nil {
 		t.Fatal(err)
 	}
+	expectEvent(t, events, "/public/back", "no event after the permission came back")
+}
+
+// expectEvent waits for the next path on events and checks it.
+func expectEvent(t *testing.T, events <-chan string, path, what string) {
+	t.Helper()
 	select {
 	case p := <-events:
-		if p != "/public/back" {
-			t.Fatalf("event %s", p)
+		if p != path {
+			t.Fatalf("event %s, want %s", p, path)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("no event after the permission came back")
+		t.Fatal(what)
+	}
+}
+
+// waitUntil polls cond until it holds, failing with what after 5 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
