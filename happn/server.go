@@ -4,9 +4,16 @@
 //
 // A [Server] keeps JSON documents at paths in a [store.Store], publishes
 // every change to the sessions subscribed to matching paths, and answers
-// the happn-3 actions: configure-session, describe, login, set, get, count,
-// remove, on, off and ack. Clients connect over websockets, or in-process
-// through [Server.LocalClient] with the same semantics and no socket.
+// the happn-3 actions: configure-session, describe, login, request-nonce,
+// set, get, count, remove, on, off, ack, revoke-token, change-password and
+// disconnect-child-sessions. With Config.Secure it enforces users and
+// permissions (package happn/security) on every action and on its HTTP
+// routes.
+//
+// Clients connect over websockets, or in-process through
+// [Server.ConnectLocal] with the same semantics and no socket. The layers
+// above (the mesh, the cluster) also use [Server.Subscribe] and
+// [Server.Publish], which deliver and make publications as Go values.
 package happn
 
 import (
