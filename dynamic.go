@@ -59,16 +59,8 @@ func (m *Mesh) ReplaceComponent(ctx context.Context, name string, mc ModuleConfi
 	if err != nil {
 		return err
 	}
-	c, err := newComponent(name, inst, mc.Version, cc)
+	c, layers, err := m.prepareComponent(name, inst, mc.Version, cc)
 	if err != nil {
-		return err
-	}
-	c.log = m.log.With("component", name)
-	layers, err := m.web.componentRoutes(c)
-	if err != nil {
-		return err
-	}
-	if err := m.applyDataRoutes(c); err != nil {
 		return err
 	}
 	m.mu.Lock()

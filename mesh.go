@@ -499,16 +499,8 @@ func (m *Mesh) addElement(ctx context.Context, name string, mc ModuleConfig, cc 
 		}
 		version = mc.Version
 	}
-	c, err := newComponent(name, inst, version, cc)
+	c, layers, err := m.prepareComponent(name, inst, version, cc)
 	if err != nil {
-		return err
-	}
-	c.log = m.log.With("component", name)
-	layers, err := m.web.componentRoutes(c)
-	if err != nil {
-		return err
-	}
-	if err := m.applyDataRoutes(c); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -593,6 +585,24 @@ func (m *Mesh) removeComponent(name string) *component {
 		}
 	}
 	return c
+}
+
+// prepareComponent makes the component of a module instance, with its web
+// routes and data routes, before it joins the mesh.
+func (m *Mesh) prepareComponent(name string, inst any, version string, cc ComponentConfig) (*component, []webLayer, error) {
+	c, err := newComponent(name, inst, version, cc)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.log = m.log.With("component", name)
+	layers, err := m.web.componentRoutes(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.applyDataRoutes(c); err != nil {
+		return nil, nil, err
+	}
+	return c, layers, nil
 }
 
 // request is an exchange request message.

@@ -180,13 +180,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 		return SystemError(err, "DataService")
 	}
 	if nested {
-		kept := recs[:0]
-		for _, r := range recs {
-			if s.permitted(ctx, as, r.Path, "get") {
-				kept = append(kept, r)
-			}
-		}
-		recs = kept
+		recs = s.permittedRecords(ctx, as, recs)
 	}
 	sess.send(listFrame(sess, req, recs, pathOnly))
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/happner-go/happner/errs"
 	"github.com/happner-go/happner/happn/security"
+	"github.com/happner-go/happner/store"
 )
 
 // disconnectError is a refusal after which the session is ended: the error
@@ -94,6 +95,17 @@ func (s *Server) authorizeNested(ctx context.Context, sess *Session, path, actio
 // permitted reports whether a nested request's identity may see path.
 func (s *Server) permitted(ctx context.Context, as *security.Session, path, action string) bool {
 	return s.sec.Authorize(ctx, as, path, action) == nil
+}
+
+// permittedRecords keeps the records a nested request's identity may get.
+func (s *Server) permittedRecords(ctx context.Context, as *security.Session, recs []*store.Record) []*store.Record {
+	kept := recs[:0]
+	for _, r := range recs {
+		if s.permitted(ctx, as, r.Path, "get") {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 // loginData is the data of a login request (wire-protocol.md §3.4).

@@ -97,13 +97,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		return SystemError(err, "SubscriptionService")
 	}
 	if nested {
-		kept := recs[:0]
-		for _, r := range recs {
-			if s.permitted(ctx, as, r.Path, "get") {
-				kept = append(kept, r)
-			}
-		}
-		recs = kept
+		recs = s.permittedRecords(ctx, as, recs)
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"data":[`...)
