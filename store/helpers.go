@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,21 @@ func CheckSetData(data json.RawMessage, opts SetOptions) error {
 		return ErrNotObject
 	}
 	return nil
+}
+
+// CheckSet validates the arguments of a Set every provider checks alike
+// (a live context, a path, a JSON object) and returns the write time.
+func CheckSet(ctx context.Context, path string, data json.RawMessage, opts SetOptions) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if path == "" {
+		return 0, ErrEmptyPath
+	}
+	if err := CheckSetData(data, opts); err != nil {
+		return 0, err
+	}
+	return WriteTime(opts), nil
 }
 
 // WriteTime returns opts.Now when it is set, else the current time in ms.

@@ -264,19 +264,13 @@ func put(b *bbolt.Bucket, old, rec *store.Record) error {
 // Set writes data at path (merging it into the existing object when
 // opts.Merge is set) and returns the stored record.
 func (s *Store) Set(ctx context.Context, path string, data json.RawMessage, opts store.SetOptions) (*store.Record, error) {
-	if err := ctx.Err(); err != nil {
+	now, err := store.CheckSet(ctx, path, data, opts)
+	if err != nil {
 		return nil, err
 	}
-	if path == "" {
-		return nil, store.ErrEmptyPath
-	}
-	if err := store.CheckSetData(data, opts); err != nil {
-		return nil, err
-	}
-	now := store.WriteTime(opts)
 	data = bytes.Clone(data)
 	var out *store.Record
-	err := s.write(ctx, func(b *bbolt.Bucket) error {
+	err = s.write(ctx, func(b *bbolt.Bucket) error {
 		rec := &store.Record{Path: path, Data: data, Created: now, Modified: now, ModifiedBy: opts.ModifiedBy}
 		old, err := load(b, path)
 		if err != nil {

@@ -88,16 +88,10 @@ func (s *Store) Get(ctx context.Context, path string) (*store.Record, error) {
 // Set writes data at path (merging it into the existing object when
 // opts.Merge is set) and returns the stored record.
 func (s *Store) Set(ctx context.Context, path string, data json.RawMessage, opts store.SetOptions) (*store.Record, error) {
-	if err := ctx.Err(); err != nil {
+	now, err := store.CheckSet(ctx, path, data, opts)
+	if err != nil {
 		return nil, err
 	}
-	if path == "" {
-		return nil, store.ErrEmptyPath
-	}
-	if err := store.CheckSetData(data, opts); err != nil {
-		return nil, err
-	}
-	now := store.WriteTime(opts)
 	rec := &store.Record{Path: path, Modified: now, Created: now, ModifiedBy: opts.ModifiedBy}
 	if !opts.Merge {
 		rec.Data = bytes.Clone(data)
