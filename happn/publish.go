@@ -189,6 +189,9 @@ func (s *Server) publish(p *publication) publishResult {
 				view = publicationView(p)
 			}
 			sub.deliver(view)
+			if p.publisher != s.internal && p.publisherID == "" && !p.publisher.local {
+				p.publisher.handedOff = true
+			}
 			res.successful++
 			continue
 		}

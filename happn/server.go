@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -402,6 +403,10 @@ func (s *Server) readLoop(sess *Session, conn *wsConn) {
 	var buf []byte
 	for {
 		if conn.br.Buffered() == 0 || conn.heldBytes() > flushThreshold {
+			if sess.handedOff {
+				sess.handedOff = false
+				runtime.Gosched()
+			}
 			conn.release()
 		}
 		err := conn.readMessage(&buf, s.cfg.MaxLength)

@@ -54,7 +54,12 @@ type Session struct {
 	lastLegacy  atomic.Int64 // unix ns of the last legacy client ping
 	missedPings int
 	closed      atomic.Bool
-	peer        atomic.Bool
+	// handedOff is set (by this session's reader only) when a frame of
+	// the session has just given work to an in-process subscriber: the
+	// reader then yields once before writing its replies, so that a quick
+	// answer (a mesh method's reply) shares their system call.
+	handedOff bool
+	peer      atomic.Bool
 }
 
 // SessionUser is the identity of a logged-in session on a secure server.
