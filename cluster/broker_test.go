@@ -114,7 +114,6 @@ func Test09_ClusterBroker(t *testing.T) {
 	for _, order := range []string{"edge-first", "internal-first"} {
 		t.Run(order, func(t *testing.T) {
 			shared := newShared(t)
-			t.Cleanup(func() { shared.Close() })
 			dep := "b09-" + order
 			var edge, internal *Member
 			if order == "edge-first" {
@@ -183,7 +182,6 @@ func Test09_ClusterBroker(t *testing.T) {
 	}
 	t.Run("duplicate", func(t *testing.T) {
 		shared := newShared(t)
-		t.Cleanup(func() { shared.Close() })
 		c := edgeConfig(t, "b09-dup", shared, 0, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`)
 		c.Modules["broker2"] = happner.ModuleConfig{Instance: brokerComponent{}}
 		c.Components["broker2"] = happner.ComponentConfig{Dependencies: map[string]any{BrokerKey: map[string]any{
@@ -206,7 +204,6 @@ func Test09_ClusterBroker(t *testing.T) {
 func Test10_ClusterBrokerDynamic(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b10"
 	section := `{"remoteComponent": {"version": "^2.0.0"}, "remoteComponent1": {"version": "^2.0.0"}}`
 	comps := map[string]string{"remoteComponent": "2.0.0", "remoteComponent1": "2.1.0"}
@@ -263,7 +260,6 @@ func Test10_ClusterBrokerDynamic(t *testing.T) {
 func Test10_ClusterBrokerOriginPreserved(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b10o"
 	in := internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"})
 	edge := edgeConfig(t, dep, shared, 1, `{"remoteComponent": {"version": "^2.0.0", "methods": {"whoAmI": {}}}}`)
@@ -290,7 +286,6 @@ func Test10_ClusterBrokerOriginPreserved(t *testing.T) {
 func Test15_BrokerDeferredListen(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b15"
 	c := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`)
 	c.Cluster.DependenciesSatisfiedDeferListen = true
@@ -320,7 +315,6 @@ func Test15_BrokerDeferredListen(t *testing.T) {
 func Test18_NoSchemaPublishAfterDeferredListen(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b18"
 	c := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`)
 	c.Cluster.DependenciesSatisfiedDeferListen = true
@@ -368,7 +362,6 @@ func Test18_NoSchemaPublishAfterDeferredListen(t *testing.T) {
 // failing over when a member leaves.
 func Test16_BrokerWebProxy(t *testing.T) {
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b16"
 	mk := func() Config {
 		c := internalConfig(dep, shared, map[string]string{"remoteComponent1": "2.0.0"})
@@ -435,7 +428,6 @@ func Test16_BrokerWebProxy(t *testing.T) {
 // them after it leaves.
 func Test35_RestComponentUpdate(t *testing.T) {
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b35"
 	edge := startOne(t, edgeConfig(t, dep, shared, 0, `{"remoteComponent2": {"version": "^2.0.0"}}`))
 	describe := func() map[string]any {
@@ -474,7 +466,6 @@ func Test28_BrokerWildcardVersion(t *testing.T) {
 	for _, edgeFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("edgeFirst=%v", edgeFirst), func(t *testing.T) {
 			shared := newShared(t)
-			t.Cleanup(func() { shared.Close() })
 			dep := fmt.Sprintf("b28-%v", edgeFirst)
 			ec := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "*", "methods": {"method1": {}}}}`)
 			ic := internalConfig(dep, shared, map[string]string{"remoteComponent": "3.1.0"})

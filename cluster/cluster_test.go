@@ -20,7 +20,6 @@ import (
 
 func TestSeedExampleThreeHistorians(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
 		cfgs = append(cfgs, testConfig("dep-seed", "historian", map[string]int{"historian": 2}, shared))
@@ -79,7 +78,6 @@ func TestSeedExampleThreeHistorians(t *testing.T) {
 
 func TestEventsReplicateExactlyOnce(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
 		c := withEmitter(testConfig("dep-events", "svc", map[string]int{"svc": 2}, shared))
@@ -189,7 +187,6 @@ func TestEventsReplicateExactlyOnce(t *testing.T) {
 
 func TestReplicationOffKeepsSecuritySync(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	a := withEmitter(testConfig("dep-off", "svc", map[string]int{"svc": 1}, shared))
 	b := withEmitter(testConfig("dep-off", "svc", map[string]int{"svc": 1}, shared))
 	b.Membership.ReplicationPaths = []string{}
@@ -249,7 +246,6 @@ func checkSecuritySync(t *testing.T, a, b *Member) {
 
 func TestSecurityChangesReachEveryMember(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
 		cfgs = append(cfgs, testConfig("dep-sec", "svc", map[string]int{"svc": 2}, shared))
@@ -269,7 +265,6 @@ func TestSecurityChangesReachEveryMember(t *testing.T) {
 
 func TestDependencyWaitHoldsMemberBack(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	port := freePort(t)
 	cfg := testConfig("dep-wait", "edge", map[string]int{"db": 1}, shared)
 	cfg.Proxy.Port = port
@@ -311,7 +306,6 @@ func TestDependencyWaitHoldsMemberBack(t *testing.T) {
 
 func TestDiscoverTimeout(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	cfg := testConfig("dep-timeout", "edge", map[string]int{"db": 2}, shared)
 	cfg.Membership.DiscoverTimeout = 300 * time.Millisecond
 	start := time.Now()
@@ -343,7 +337,6 @@ func TestMissingDeploymentID(t *testing.T) {
 
 func TestMemberLeavingAndJoining(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	var cfgs []Config
 	for range 3 {
 		cfgs = append(cfgs, testConfig("dep-leave", "svc", map[string]int{"svc": 2}, shared))

@@ -83,7 +83,6 @@ func withDependor(c Config, d *dependor, deps string, t *testing.T) Config {
 // the events of the versions they depend on (02, 05, 06).
 func TestComponentsUseRemoteComponents(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	d := &dependor{}
 	a := withDependor(testConfig("dep-comp", "svc", map[string]int{"svc": 2}, shared), d,
 		`{"component1": {"version": "^2.0.0", "methods": {"method1": {}}}}`, t)
@@ -170,7 +169,6 @@ func portRefused(addr string) bool {
 // the same way; ignoreDependenciesOnStartup skips the wait.
 func Test20_StartupDependencies(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	port := freePort(t)
 	a := withDependor(testConfig("dep-20", "svc", nil, shared), &dependor{},
 		`{"component1": {"version": "^2.0.0", "methods": {"method1": {}}}}`, t)
@@ -282,7 +280,6 @@ func storedDescribes(t *testing.T, m *Member, component string) bool {
 // components of a one-member cluster) and 06 (emitLocal stays local).
 func Test04_05_06_LocalComponentsAndEvents(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	d := &dependor{}
 	a := withDependor(testConfig("dep-04", "svc", map[string]int{"svc": 1}, shared), d,
 		`{"component1": {"version": "^2.0.0", "methods": {"method1": {}}}}`, t)

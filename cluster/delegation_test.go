@@ -17,7 +17,6 @@ import (
 func secureDelegationCluster(t *testing.T, dep string, tune func(*Config)) (*meshclient.Client, []*Member) {
 	t.Helper()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	a := withDependor(testConfig(dep, "svc", map[string]int{"svc": 1}, shared), &dependor{},
 		`{"component1": {"version": "^2.0.0", "methods": {"method1": {}}}}`, t)
 	b := withComponents(testConfig(dep, "svc", map[string]int{"svc": 1}, shared), map[string]string{"component1": "2.0.0"})

@@ -129,10 +129,12 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 // memory, or, with HAPPNER_CLUSTER_STORE=postgres, a fresh database on the
 // tests' private PostgreSQL server, so that the whole suite also runs on a
 // real shared database (scripts/test-all.sh runs the integration tests
-// both ways).
+// both ways). The store is closed when the test ends.
 func newShared(t testing.TB) store.Store {
 	if os.Getenv("HAPPNER_CLUSTER_STORE") != "postgres" {
-		return memory.New()
+		st := memory.New()
+		t.Cleanup(func() { _ = st.Close() })
+		return st
 	}
 	st, err := postgres.Open(context.Background(), postgres.Options{URL: pgtest.Start(t)})
 	if err != nil {

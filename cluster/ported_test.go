@@ -22,7 +22,6 @@ import (
 // free port instead of 55000, so tests can run side by side).
 func Test01_StartInstance(t *testing.T) {
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	c := testConfig("dep-01", "svc", nil, shared)
 	c.Proxy.Port = freePort(t)
 	m := startOne(t, c)
@@ -51,7 +50,6 @@ func Test21_EventPropagationFromBroker(t *testing.T) {
 	}{{"broker first", true, true}, {"internal first", false, true}, {"broker without data", true, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			shared := newShared(t)
-			t.Cleanup(func() { shared.Close() })
 			dep := "b21-" + strings.ReplaceAll(tc.name, " ", "-")
 			internalN := 1
 			if tc.brokerFirst {
@@ -129,7 +127,6 @@ func Test21_EventPropagationFromBroker(t *testing.T) {
 func Test22_ClientCallOnOnceOff(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b22"
 	internal := startOne(t, internalConfig(dep, shared, map[string]string{
 		"remoteComponent": "2.0.0", "prereleaseComponent": "3.2.0-prerelease-1", "prereleaseComponentNotFound": "5.0.0-prerelease-1",
@@ -206,7 +203,6 @@ func Test22_ClientCallOnOnceOff(t *testing.T) {
 func Test25_BrokeringAfterMemberDies(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b25"
 	first := startOne(t, internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"}))
 	ec := edgeConfig(t, dep, shared, 1, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}, "slow": {}}}}`)
@@ -254,7 +250,6 @@ func Test25_BrokeringAfterMemberDies(t *testing.T) {
 func Test27_EventsBrokerOnly(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b27"
 	a := internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"})
 	b := internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"})
@@ -340,7 +335,6 @@ func Test27_EventsBrokerOnly(t *testing.T) {
 func Test29_AsAdminCallBeforeAndAfterJoin(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b29"
 	ec := edgeConfig(t, dep, shared, 0, `{"remoteComponent": {"version": "^2.0.0", "discoverMethods": true}}`)
 	ec = withDependor(ec, &dependor{}, "", t)
@@ -366,7 +360,6 @@ func Test29_AsAdminCallBeforeAndAfterJoin(t *testing.T) {
 func Test30_LightClientCall(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b30"
 	internal := startOne(t, internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"}))
 	edge := startOne(t, edgeConfig(t, dep, shared, 1, `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`))
@@ -411,7 +404,6 @@ func Test30_LightClientCall(t *testing.T) {
 func Test31_DelayedInternalMember(t *testing.T) {
 	ctx := context.Background()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	dep := "b31"
 	ec := edgeConfig(t, dep, shared, 0, `{"component-1": {"version": "^1.0.0", "discoverMethods": true},
 		"component-2": {"version": "^1.0.0", "discoverMethods": true}}`)

@@ -16,7 +16,6 @@ import (
 func startRPCBench(b *testing.B, n int) *Member {
 	b.Helper()
 	shared := newShared(b)
-	b.Cleanup(func() { shared.Close() })
 	dep := fmt.Sprintf("bench-rpc-%d-%d", n, time.Now().UnixNano())
 	deps := map[string]any{"component1": map[string]any{"version": "^2.0.0", "methods": map[string]any{"method1": map[string]any{}}}}
 	a := testConfig(dep, "bench", map[string]int{"bench": n}, shared)

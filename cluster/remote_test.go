@@ -126,7 +126,6 @@ func depsOf(t *testing.T, js string) map[string]any {
 // and an incompatible version's are filtered out.
 func Test02_IntegrationComponents(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	ms := startCluster(t, "dep-02", shared,
 		map[string]string{"component1": "1.2.0"},
 		map[string]string{"component1": "2.0.0"},
@@ -210,7 +209,6 @@ func Test02_IntegrationComponents(t *testing.T) {
 // member's implementation is dropped, an arriving one's added.
 func Test03_IntegrationPeers(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	ms := startCluster(t, "dep-03", shared,
 		map[string]string{},
 		map[string]string{"component1": "2.0.0"},
@@ -254,7 +252,6 @@ func Test03_IntegrationPeers(t *testing.T) {
 // endpoint errors.
 func TestRemoteCallErrors(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	ms := startCluster(t, "dep-err", shared,
 		map[string]string{},
 		map[string]string{"component1": "2.0.0"},
@@ -330,7 +327,6 @@ func TestRemoteCallErrors(t *testing.T) {
 // Prerelease tags follow coercedSatisfies (17-cluster-broker-component-versions).
 func Test36_HighestVersionPreferred(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	ms := startCluster(t, "dep-36", shared,
 		map[string]string{},
 		map[string]string{"component1": "2.1.2", "prereleaseComponent": "3.2.0-prerelease-1", "prereleaseComponentNotFound": "5.0.0-prerelease-1"},
@@ -366,7 +362,6 @@ func Test36_HighestVersionPreferred(t *testing.T) {
 // Not implemented, and it works again when a member comes back.
 func Test34_FindAllClusterMethods(t *testing.T) {
 	shared := newShared(t)
-	defer shared.Close()
 	ms := startCluster(t, "dep-34", shared,
 		map[string]string{},
 		map[string]string{"component1": "1.0.0"},

@@ -21,7 +21,6 @@ import (
 func secureMembers(t *testing.T, dep string, n int, tune func(i int, c *Config)) []*Member {
 	t.Helper()
 	shared := newShared(t)
-	t.Cleanup(func() { shared.Close() })
 	var cfgs []Config
 	for i := range n {
 		c := withComponents(testConfig(dep, "svc", map[string]int{"svc": n - 1}, shared), map[string]string{"component1": "2.0.0"})

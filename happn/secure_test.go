@@ -329,14 +329,7 @@ func TestNestedPermissions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	select {
-	case p := <-events:
-		if p != "/tree/alice/d" {
-			t.Fatalf("nested subscription delivered %s", p)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event")
-	}
+	expectEvent(t, events, "/tree/alice/d", "no event")
 	// without any permission below, the request is refused
 	_, err = alice.Get(ctx, "/other/**")
 	wantDenied(t, err, "unauthorized")
