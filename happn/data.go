@@ -123,15 +123,42 @@ func parseQuery(req *request, opts *requestOptions) (*query.Query, error) {
 	}
 	q, err := query.Parse(req.Options)
 	if err != nil {
-		switch {
-		case errors.Is(err, query.ErrAggregate):
-			return nil, SystemError(errors.New("aggregate feature not available for provider on path: "+req.path), "DataService")
-		case errors.Is(err, query.ErrCollation):
-			return nil, SystemError(errors.New("collation feature not available for provider on path: "+req.path), "DataService")
-		}
 		return nil, SystemError(err, "DataService")
 	}
 	return q, nil
+}
+
+// queryError reports a store error of a get or count: a store that cannot
+// run an aggregate pipeline or a collation answers happn's "feature not
+// available" errors.
+func queryError(err error, path string) error {
+	switch {
+	case errors.Is(err, query.ErrAggregate):
+		return SystemError(query.PathError(query.ErrAggregate, path), "DataService")
+	case errors.Is(err, query.ErrCollation):
+		return SystemError(query.PathError(query.ErrCollation, path), "DataService")
+	}
+	return SystemError(err, "DataService")
+}
+
+// aggregate answers a get with an aggregate pipeline: {"value": [...]},
+// the pipeline's output, as happn-3 does on MongoDB.
+func (s *Server) aggregate(ctx context.Context, sess *Session, req *request, opts *requestOptions, q *query.Query, nested bool) error {
+	if nested {
+		// the output cannot be narrowed to the permitted records: only a
+		// user allowed the whole path may aggregate over it
+		_, err := s.authorize(ctx, sess, req.path, "get", opts)
+		return err
+	}
+	res, err := store.Aggregate(ctx, s.store, req.path, q)
+	if err != nil {
+		return queryError(err, req.path)
+	}
+	data := make([]byte, 0, len(res)+10)
+	data = append(data, `{"value":`...)
+	data = append(data, res...)
+	sess.send(okFrame(sess, req, append(data, '}'), nil, false))
+	return nil
 }
 
 // dataPath checks the path of get and count, which may hold wildcards.
@@ -154,6 +181,9 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	if err != nil {
 		return err
 	}
+	if q != nil && q.Aggregate != nil {
+		return s.aggregate(ctx, sess, req, opts, q, nested)
+	}
 	pathOnly := q != nil && q.PathOnly
 	if !pathmatch.HasWildcard(req.path) && !pathOnly {
 		var rec *store.Record
@@ -166,7 +196,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 			}
 		}
 		if err != nil {
-			return SystemError(err, "DataService")
+			return queryError(err, req.path)
 		}
 		if rec == nil {
 			sess.send(okFrame(sess, req, nil, nil, false))
@@ -177,7 +207,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	}
 	recs, err := s.store.Find(ctx, req.path, q)
 	if err != nil {
-		return SystemError(err, "DataService")
+		return queryError(err, req.path)
 	}
 	if nested {
 		recs = s.permittedRecords(ctx, as, recs)
@@ -225,9 +255,12 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 	if err != nil {
 		return err
 	}
+	if q != nil {
+		q.Aggregate = nil // a count counts; happn-3 reads no pipeline for it
+	}
 	n, err := s.store.Count(ctx, req.path, q)
 	if err != nil {
-		return SystemError(err, "DataService")
+		return queryError(err, req.path)
 	}
 	data := strconv.AppendInt([]byte(`{"value":`), int64(n), 10)
 	sess.send(okFrame(sess, req, append(data, '}'), nil, false))
@@ -245,6 +278,10 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	q, err := parseQuery(req, opts)
 	if err != nil {
 		return err
+	}
+	if q != nil {
+		// happn-3 removes by path and criteria alone
+		q.Aggregate, q.Collation = nil, nil
 	}
 	n, err := s.store.Remove(ctx, req.path, q)
 	if err != nil {

@@ -2,8 +2,8 @@
 // interface that every provider implements, the [Record] it keeps, and the
 // [Router] that sends each path to one of several named datastores.
 //
-// Providers live in their own packages (store/memory, store/bolt, and later
-// store/postgres); store/storetest holds the conformance suite every provider
+// Providers live in their own packages (store/memory, store/bolt,
+// store/postgres, store/mongo); store/storetest holds the conformance suite every provider
 // must pass, so a shared database behaves exactly like the embedded default.
 package store
 
@@ -91,4 +91,23 @@ type Store interface {
 	Remove(ctx context.Context, pattern string, q *query.Query) (int, error)
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Aggregator is implemented by stores that run MongoDB aggregation
+// pipelines (the "aggregate" option of a happn get, which happn-3 supports
+// only on MongoDB).
+type Aggregator interface {
+	// Aggregate runs q.Aggregate over the records matching pattern and q's
+	// filter and returns the pipeline's output as a JSON array.
+	Aggregate(ctx context.Context, pattern string, q *query.Query) (json.RawMessage, error)
+}
+
+// Aggregate runs q's pipeline on s when s is an [Aggregator] (a [Router]
+// is one, and passes the call to the datastore serving pattern); otherwise
+// it returns an error wrapping query.ErrAggregate.
+func Aggregate(ctx context.Context, s Store, pattern string, q *query.Query) (json.RawMessage, error) {
+	if a, ok := s.(Aggregator); ok {
+		return a.Aggregate(ctx, pattern, q)
+	}
+	return nil, query.ErrAggregate
 }
