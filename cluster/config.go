@@ -49,8 +49,8 @@ type Config struct {
 	// opens only once the member is stable and its components started.
 	Proxy ProxyConfig
 	// SharedStore is the store every member of the cluster shares. When
-	// nil it is opened from Happn.Datastores (a "postgres" provider for a
-	// real cluster); when those are empty too, a private in-memory store
+	// nil it is opened from Happn.Datastores (a "postgres" or "mongo"
+	// provider for a real cluster); when those are empty too, a private in-memory store
 	// is used, which makes a cluster of one. Several members in one
 	// process share one store by passing the same value (the embedded
 	// default). A store given here is not closed by Stop.
