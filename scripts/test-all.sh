@@ -53,8 +53,8 @@ if [[ "${GO_PACKAGES:-./...}" == "./..." ]]; then
 	fi
 
 	step "cluster integration tests again, on a MongoDB shared store (FerretDB, or HAPPNER_TEST_MONGO_URL)"
-	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
 	# FerretDB reads its whole collection for each query: this run takes longer than the others.
+	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
 	if ! HAPPNER_CLUSTER_STORE=mongo go test -count=1 -timeout "${GO_TEST_TIMEOUT:-20m}" ${GO_TEST_FLAGS:-} \
 		-run 'Test[0-9]|TestEvents|TestSecurity|TestDependency|TestMember|TestComponents|TestRemote|TestReplication' ./cluster; then
 		failed+=("cluster on MongoDB")

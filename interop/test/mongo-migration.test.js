@@ -10,6 +10,9 @@
 //              user and the admin writes data through a Go node; the Go node stops; the npm
 //              server on the same database lets the user log in and read, permissions enforced.
 //
+// And the query options happn-3 supports only on MongoDB (aggregate, collation) and count, paging
+// and projection give the npm client the same answers from both servers on one database.
+//
 // The database is a private FerretDB (or HAPPNER_TEST_MONGO_URL); see helpers/ferretdb.js.
 
 const { describe, test, before, after } = require('node:test');
@@ -168,6 +171,61 @@ describe('a happner-cluster MongoDB database used as it is', () => {
     const go = await startServer({ target: 'go', config });
     await checkAsOlivia(go, written);
     await go.stop();
+  });
+
+  test('aggregate, collation and count answer as happn-3 does on MongoDB', async () => {
+    const config = configFile('aggregate', mongo.url, mongo.database('aggregate'));
+    const asked = {
+      aggregate: {
+        criteria: { 'data.group': { $eq: 'odd' } },
+        aggregate: [{ $group: { _id: '$data.custom', total: { $sum: '$data.id' } } }, { $sort: { total: 1 } }],
+      },
+      count: { criteria: { group: 'even' } },
+      page: { criteria: { group: 'even' }, options: { sort: { id: -1 }, skip: 1, limit: 2, fields: { id: 1 } } },
+      collation: { criteria: { 'data.custom': { $eq: 'Odd' } }, options: { collation: { locale: 'en_US', strength: 1 } } },
+    };
+    // ask sends the same questions to a server and returns what it answered (or failed with)
+    const ask = async (server) => {
+      const admin = await connect(server, { username: '_ADMIN', password: ADMIN_PASSWORD });
+      const settle = (p) => p.then((v) => JSON.parse(JSON.stringify(v)), (e) => ({ error: /collation/i.test(e.message) }));
+      const answers = {
+        aggregate: (await settle(admin.get('/agg/*', asked.aggregate))).value,
+        count: (await settle(admin.count('/agg/*', asked.count))).value,
+        page: (await settle(admin.get('/agg/*', asked.page))).map((item) => [item._meta.path, item.id]),
+        collationGet: await settle(admin.get('/agg/*', asked.collation)),
+        collationCount: await settle(admin.count('/agg/*', asked.collation)),
+      };
+      if (Array.isArray(answers.collationGet)) answers.collationGet = answers.collationGet.map((i) => i._meta.path).sort();
+      await disconnect(admin);
+      return answers;
+    };
+
+    const npm = await startServer({ target: 'reference', config });
+    const admin = await connect(npm, { username: '_ADMIN', password: ADMIN_PASSWORD });
+    const custom = ['Odd', 'Even', 'odd', 'even', 'ODD', 'EVEN', 'odD', 'EVen', 'odd', 'even'];
+    for (const [i, c] of custom.entries()) {
+      await admin.set(`/agg/${i + 1}`, { group: (i + 1) % 2 ? 'odd' : 'even', custom: c, id: i + 1 });
+    }
+    await disconnect(admin);
+    const fromNpm = await ask(npm);
+    await npm.stop();
+
+    assert.deepEqual(fromNpm.aggregate, [
+      { _id: 'Odd', total: 1 },
+      { _id: 'ODD', total: 5 },
+      { _id: 'odD', total: 7 },
+      { _id: 'odd', total: 12 },
+    ]);
+    assert.equal(fromNpm.count, 5);
+    assert.deepEqual(fromNpm.page, [
+      ['/agg/8', 8],
+      ['/agg/6', 6],
+    ]);
+    const go = await startServer({ target: 'go', config });
+    const fromGo = await ask(go);
+    await go.stop();
+    // FerretDB refuses collations, MongoDB honours them: either way both servers agree.
+    assert.deepEqual(fromGo, fromNpm);
   });
 
   test('written by a Go node, read by the npm happn-3 server', async () => {

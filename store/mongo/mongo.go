@@ -39,7 +39,9 @@
 //
 // The "aggregate" and "collation" query options that happn-3 supports only
 // on MongoDB are run by [Store.Aggregate] and passed with every find, count
-// and remove. When the server cannot be reached, calls fail with an error
+// and remove. A pipeline may only transform the documents of its path:
+// stages that read other documents or collections, write, or run
+// JavaScript on the server are refused. When the server cannot be reached, calls fail with an error
 // wrapping store.ErrUnavailable; the driver reconnects by itself once it is
 // back.
 package mongo
@@ -702,6 +704,9 @@ func (s *Store) Aggregate(ctx context.Context, pattern string, q *query.Query) (
 	if err != nil {
 		return nil, fmt.Errorf("mongo: invalid aggregate pipeline: %w", err)
 	}
+	if err := checkPipeline(stages); err != nil {
+		return nil, err
+	}
 	p, err := newPlan(pattern, &query.Query{Filter: q.Filter, Collation: q.Collation})
 	if err != nil {
 		return nil, err
@@ -737,6 +742,92 @@ func (s *Store) Aggregate(ctx context.Context, pattern string, q *query.Query) (
 		return nil, s.wrap(ctx, "aggregate "+pattern, err)
 	}
 	return append(out, ']'), nil
+}
+
+// pipelineStages are the aggregation stages a happn client may run: they
+// read only the documents the $match put first lets through. Stages that
+// read other documents or collections ($lookup, $unionWith, $graphLookup),
+// write ($out, $merge) or report on the server are refused, since happn
+// authorises a get by its path alone.
+var pipelineStages = map[string]bool{
+	"$match": true, "$group": true, "$sort": true, "$project": true, "$limit": true, "$skip": true,
+	"$unwind": true, "$count": true, "$addFields": true, "$set": true, "$unset": true,
+	"$replaceRoot": true, "$replaceWith": true, "$bucket": true, "$bucketAuto": true,
+	"$sortByCount": true, "$facet": true, "$sample": true, "$redact": true,
+	"$setWindowFields": true, "$densify": true, "$fill": true,
+}
+
+// serverCode are operators that run JavaScript on the server.
+var serverCode = map[string]bool{"$function": true, "$accumulator": true, "$where": true}
+
+// checkPipeline refuses stages outside pipelineStages (also inside $facet)
+// and server-side JavaScript anywhere in the pipeline.
+func checkPipeline(stages []bson.Raw) error {
+	for i, st := range stages {
+		elems, err := st.Elements()
+		if err != nil || len(elems) != 1 {
+			return fmt.Errorf("mongo: aggregate stage %d must be an object with one stage name", i)
+		}
+		name := elems[0].Key()
+		if !pipelineStages[name] {
+			return fmt.Errorf("mongo: aggregate stage %s is not allowed: a pipeline may only transform the documents of its path", name)
+		}
+		if name == "$facet" {
+			facets, ok := elems[0].Value().DocumentOK()
+			if !ok {
+				return errors.New("mongo: $facet needs an object of pipelines")
+			}
+			fes, _ := facets.Elements()
+			for _, f := range fes {
+				arr, ok := f.Value().ArrayOK()
+				if !ok {
+					return fmt.Errorf("mongo: $facet %s must be a pipeline", f.Key())
+				}
+				vals, _ := arr.Values()
+				sub := make([]bson.Raw, 0, len(vals))
+				for _, v := range vals {
+					d, ok := v.DocumentOK()
+					if !ok {
+						return fmt.Errorf("mongo: $facet %s must be a pipeline of objects", f.Key())
+					}
+					sub = append(sub, d)
+				}
+				if err := checkPipeline(sub); err != nil {
+					return err
+				}
+			}
+		}
+		if op := findServerCode(st); op != "" {
+			return fmt.Errorf("mongo: aggregate operator %s is not allowed: it runs code on the server", op)
+		}
+	}
+	return nil
+}
+
+// findServerCode returns the first key of doc, at any depth, that names a
+// server-side JavaScript operator.
+func findServerCode(doc bson.Raw) string {
+	elems, err := doc.Elements()
+	if err != nil {
+		return ""
+	}
+	for _, e := range elems {
+		if serverCode[e.Key()] {
+			return e.Key()
+		}
+		v := e.Value()
+		if d, ok := v.DocumentOK(); ok {
+			if op := findServerCode(d); op != "" {
+				return op
+			}
+		}
+		if a, ok := v.ArrayOK(); ok {
+			if op := findServerCode(bson.Raw(a)); op != "" {
+				return op
+			}
+		}
+	}
+	return ""
 }
 
 // Close disconnects from the server; later calls return store.ErrClosed.
