@@ -24,6 +24,18 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// slack is how many times longer the tests wait, and let calls take, on
+// the shared store in use: FerretDB (HAPPNER_CLUSTER_STORE=mongo) reads its
+// whole collection for every query, so a member that re-reads the security
+// directory or the registry can take seconds under load where memory and
+// PostgreSQL take milliseconds.
+func slack() time.Duration {
+	if os.Getenv("HAPPNER_CLUSTER_STORE") == "mongo" {
+		return 3
+	}
+	return 1
+}
+
 // testConfig is a member config with short intervals on a shared store.
 func testConfig(dep, service string, deps map[string]int, shared store.Store) Config {
 	var c Config
@@ -98,6 +110,7 @@ func startAll(t *testing.T, cfgs ...Config) []*Member {
 // eventually polls cond until it holds or d passes.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	d *= slack()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
