@@ -205,7 +205,7 @@ func (s *Server) publish(p *publication) publishResult {
 		if len(p.targets) > 0 && !contains(p.targets, sub.session.id) {
 			continue
 		}
-		if sub.nested && !s.permitted(context.Background(), sub.as, p.path, "on") {
+		if (sub.nested || sub.perItem.Load()) && !s.permitted(context.Background(), sub.as, p.path, "on") {
 			continue
 		}
 		if f := s.deliveryFilter; f != nil && len(p.meta) > 0 && len(sub.meta) > 0 {
