@@ -69,6 +69,9 @@ type Mesh struct {
 	stopped      bool
 	// noSchemaPublish stores descriptions without publishing them.
 	noSchemaPublish bool
+	// brokering is set once a component of a cluster member brokers
+	// components ($broker): the description is then brokered.
+	brokering bool
 
 	descMu   sync.Mutex // serialises description writes
 	calls    sync.WaitGroup
@@ -405,7 +408,7 @@ func (m *Mesh) Describe() *Description {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	d := &Description{
-		Name: m.domain, Initializing: m.initializing, Brokered: m.cfg.Brokered, SetOptions: m.cfg.SetOptions,
+		Name: m.domain, Initializing: m.initializing, Brokered: m.cfg.Brokered || m.brokering, SetOptions: m.cfg.SetOptions,
 		Components: make(map[string]*ComponentDescription, len(m.components)),
 	}
 	if !m.initializing {
@@ -414,6 +417,17 @@ func (m *Mesh) Describe() *Description {
 		}
 	}
 	return d
+}
+
+// Dependencies returns the dependencies of component: its module's
+// ([ModuleSchema].Dependencies) with its config's merged over them, entry
+// by entry. ok is false when the mesh has no such component.
+func (m *Mesh) Dependencies(component string) (deps Dependencies, ok bool) {
+	c := m.component(component)
+	if c == nil {
+		return Dependencies{}, false
+	}
+	return c.deps, true
 }
 
 func (m *Mesh) component(name string) *component {
@@ -510,6 +524,11 @@ func (m *Mesh) addElement(ctx context.Context, name string, mc ModuleConfig, cc 
 	}
 	m.modules[modName], m.modulesV[modName] = inst, version
 	m.components[name] = c
+	if m.cfg.Remote != nil && len(c.deps.Brokered) > 0 {
+		// other members ignore a broker's components, as happner-cluster's
+		// brokered mesh config makes them
+		m.brokering = true
+	}
 	m.order = append(m.order, name)
 	m.mu.Unlock()
 	m.web.attach(layers)
