@@ -8,6 +8,7 @@
 #   GO_TEST_TIMEOUT   go test -timeout (default 10m)
 #   GO_TEST_FLAGS     extra go test flags, e.g. "-race" (default none)
 #   SKIP_INTEROP=1    skip the Node.js interop tests
+#   FUZZTIME          how long each fuzz target runs (default 3s)
 # Exit status: non-zero when any step failed; every step still runs after a go test failure so
 # that one run reports everything.
 set -euo pipefail
@@ -35,6 +36,11 @@ if ! go test -count=1 -timeout "${GO_TEST_TIMEOUT:-10m}" ${GO_TEST_FLAGS:-} "${p
 fi
 
 if [[ "${GO_PACKAGES:-./...}" == "./..." ]]; then
+	step "fuzz targets, briefly (FUZZTIME=${FUZZTIME:-3s} each)"
+	if ! "$ROOT/scripts/fuzz-smoke.sh"; then
+		failed+=("fuzz targets")
+	fi
+
 	step "cluster integration tests again, on a real PostgreSQL shared store"
 	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
 	if ! HAPPNER_CLUSTER_STORE=postgres go test -count=1 -timeout "${GO_TEST_TIMEOUT:-10m}" ${GO_TEST_FLAGS:-} \
