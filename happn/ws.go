@@ -117,6 +117,9 @@ type wsConn struct {
 	flushing bool     // a goroutine is writing
 	closing  bool     // no more frames accepted; close after the flush
 	closed   bool
+	// peerClosed: the peer's close frame has arrived, so once ours is out
+	// the closing handshake is complete and the socket closes at once
+	peerClosed bool
 
 	maxPending   int
 	writeTimeout time.Duration
@@ -244,8 +247,12 @@ func (c *wsConn) flush(yield bool) {
 			if done {
 				c.closed = true
 			}
+			answered := c.peerClosed
 			c.mu.Unlock()
-			if done {
+			switch {
+			case done && answered:
+				_ = c.conn.Close()
+			case done:
 				// the close frame is out: give the peer a moment to
 				// answer it, then drop the connection
 				time.AfterFunc(time.Second, func() { _ = c.conn.Close() })
@@ -379,7 +386,15 @@ func (c *wsConn) readMessage(buf *[]byte, maxLength int64) error {
 			case opPing:
 				c.control(opPong, append([]byte(nil), payload...))
 			case opClose:
-				c.closeWith(closeNormal, "")
+				c.mu.Lock()
+				c.peerClosed = true
+				ours := c.closed // our close frame is already out
+				c.mu.Unlock()
+				if ours {
+					_ = c.conn.Close()
+				} else {
+					c.closeWith(closeNormal, "")
+				}
 				return errPeerClosed
 			}
 			continue

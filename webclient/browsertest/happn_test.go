@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -82,5 +83,116 @@ func TestBrowserClientSetGetOn(t *testing.T) {
 	p.eval(`return events;`, &events)
 	if events[0]["path"] != "/sensors/t1" || events[0]["channel"] != "/SET@/sensors/*" || events[0]["data"].(map[string]any)["celsius"] != 21.0 {
 		t.Errorf("first event %v", events[0])
+	}
+}
+
+func TestBrowserClientSubscriptions(t *testing.T) {
+	srv := startHappn(t, happn.Config{})
+	p := openPage(t, "http://"+srv.Addr()+"/page")
+	var got map[string]any
+	p.eval(`
+		const client = await new Promise((resolve, reject) =>
+			HappnClient.create({config: {port: Number(location.port)}}, (e, c) => (e ? reject(e) : resolve(c))));
+		const all = [], once = [], removes = [], deep = [];
+		const allId = await client.on('/rooms/*', (data, meta) => all.push(meta.action));
+		await client.once('/rooms/*', {event_type: 'set'}, (data) => once.push(data.n));
+		await client.on('/rooms/*', {event_type: 'remove'}, (data, meta) => removes.push([data.removed, meta.path]));
+		await client.on('/deep/**', (data, meta) => deep.push(meta.path));
+		await client.set('/rooms/a', {n: 1});
+		await client.set('/rooms/b', {n: 2});
+		const removed = await client.remove('/rooms/a');
+		await client.set('/deep/x/y/z', {n: 3});
+		const initial = await new Promise((resolve, reject) =>
+			client.on('/rooms/*', {initialCallback: true}, () => {}, (e, id, items) => (e ? reject(e) : resolve(items.map((i) => i._meta.path)))));
+		await new Promise((r) => setTimeout(r, 100));
+		await client.off(allId);
+		await client.offPath('/deep/**');
+		await client.set('/rooms/c', {n: 4});
+		await client.set('/deep/q', {n: 5});
+		await new Promise((r) => setTimeout(r, 150));
+		const badPath = await client.set('/bad/*', {}).catch((e) => e.message);
+		const offString = await client.off('/rooms/*').catch((e) => e.message);
+		await client.disconnect();
+		const afterDisconnect = await client.get('/rooms/b').catch((e) => e.message);
+		return {all, once, removes, deep, removed: removed.removed, initial, badPath, offString, afterDisconnect};
+	`, &got)
+	want := map[string]any{
+		"all":             []any{"/SET@/rooms/a", "/SET@/rooms/b", "/REMOVE@/rooms/a"},
+		"once":            []any{1.0},
+		"removes":         []any{[]any{1.0, "/rooms/a"}},
+		"deep":            []any{"/deep/x/y/z"},
+		"removed":         1.0,
+		"initial":         []any{"/rooms/b"},
+		"badPath":         "Bad path, if the action is 'set' the path cannot contain the * wildcard character",
+		"offString":       "handle must be a number",
+		"afterDisconnect": "client is disconnected",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %v\nwant %v", got, want)
+	}
+}
+
+// The client answers the server's primus heartbeat: with a ping every
+// 100 ms a client that did not answer would be dropped after two missed
+// pongs; this one keeps its session and never reconnects.
+func TestBrowserClientAnswersHeartbeat(t *testing.T) {
+	srv := startHappn(t, happn.Config{PingInterval: 100 * time.Millisecond})
+	p := openPage(t, "http://"+srv.Addr()+"/page")
+	p.eval(`
+		window.client = await HappnClient.create({config: {port: Number(location.port)}});
+		window.pings = 0;
+		const ws = client.socket;
+		ws.addEventListener('message', (ev) => { if (String(ev.data).indexOf('primus::ping::') >= 0) pings++; });
+		window.reconnects = 0;
+		client.onEvent('reconnect-scheduled', () => reconnects++);
+		window.firstSession = client.session.id;
+	`, nil)
+	p.waitFor("ten pings", `return pings >= 10;`)
+	var got map[string]any
+	p.eval(`
+		await client.set('/still/here', {ok: true});
+		return {reconnects, same: client.session.id === firstSession, status: client.status};
+	`, &got)
+	if !reflect.DeepEqual(got, map[string]any{"reconnects": 0.0, "same": true, "status": 1.0}) {
+		t.Errorf("after ten heartbeats: %v", got)
+	}
+	if n := srv.Sessions(); n != 1 {
+		t.Errorf("server has %d sessions, want 1", n)
+	}
+}
+
+// A secure happn server serves /browser_client without a token; the
+// client logs in with a password, and a session the server ends reports
+// session-ended and does not reconnect.
+func TestBrowserClientSecureSessionEnded(t *testing.T) {
+	srv := startHappn(t, happn.Config{Secure: true, AdminPassword: "secret"})
+	p := openPage(t, "http://"+srv.Addr()+"/page")
+	var denied map[string]any
+	p.eval(`
+		const e = await HappnClient.create({config: {port: Number(location.port), username: '_ADMIN', password: 'nope'}}).catch((e) => e);
+		const none = await HappnClient.create({config: {port: Number(location.port)}}).catch((e) => e);
+		return {name: e.name, code: e.code, none: none.message};
+	`, &denied)
+	if !reflect.DeepEqual(denied, map[string]any{"name": "AccessDenied", "code": 401.0, "none": "happn server is secure, please specify a username or token"}) {
+		t.Errorf("refused logins: %v", denied)
+	}
+	var sessionID string
+	p.eval(`
+		window.client = await HappnClient.create({config: {port: Number(location.port), username: '_ADMIN', password: 'secret'}});
+		window.ended = [];
+		client.onEvent('session-ended', (d) => ended.push('session-ended:' + d.reason));
+		client.onEvent('connection-ended', () => ended.push('connection-ended'));
+		client.onEvent('reconnect-scheduled', () => ended.push('reconnect-scheduled'));
+		await client.set('/secure/x', {y: 1});
+		return client.session.id;
+	`, &sessionID)
+	if !srv.Disconnect(sessionID, "test-reason") {
+		t.Fatal("the server does not know the browser's session")
+	}
+	p.waitFor("the session to end", `return ended.length >= 2;`)
+	var ended []string
+	p.eval(`await new Promise((r) => setTimeout(r, 200)); return ended;`, &ended)
+	if !reflect.DeepEqual(ended, []string{"session-ended:test-reason", "connection-ended"}) {
+		t.Errorf("events %v, want session-ended then connection-ended and no reconnect", ended)
 	}
 }
