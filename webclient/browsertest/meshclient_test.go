@@ -73,6 +73,11 @@ func TestMeshClientInsecure(t *testing.T) {
 		window.subId = await client.event.emitter.on('thing/*', (data, meta) => events.push([data.v, meta.path, meta.componentVersion]));
 		await client.event.emitter.once('*', (data) => onceEvents.push(data.v));
 		await client.event.$on({component: 'emitter', path: 'other/**'}, (data) => decoupled.push(data.v));
+		window.decoupledOnce = [];
+		await client.event.$once({component: 'emitter', path: 'other/**'}, (data) => decoupledOnce.push(data.v));
+		window.offById = [];
+		const byId = await client.event.$on({mesh: 'browserMesh', component: 'emitter', path: 'other/**', options: {}}, (data) => offById.push(data.v));
+		await client.event.$off({component: 'emitter', id: byId});
 		await client.exchange.emitter.fire('thing/one', 1);
 		await client.exchange.emitter.fire('thing/two', 2);
 		await client.exchange.emitter.fire('other/deep/path', 3);
@@ -84,15 +89,20 @@ func TestMeshClientInsecure(t *testing.T) {
 		await client.exchange.emitter.fire('thing/three', 3);
 		await client.exchange.emitter.fire('other/x', 4);
 		await new Promise((r) => setTimeout(r, 150));
-		return {events, onceEvents, decoupled};
+		await client.event.$offPath({component: 'emitter', path: 'other/**'});
+		await client.exchange.emitter.fire('other/y', 5);
+		await new Promise((r) => setTimeout(r, 150));
+		return {events, onceEvents, decoupled, decoupledOnce, offById};
 	`, &ev)
 	wantEv := map[string]any{
 		"events": []any{
 			[]any{1.0, "/_events/browserMesh/emitter/thing/one", "1.0.0"},
 			[]any{2.0, "/_events/browserMesh/emitter/thing/two", "1.0.0"},
 		},
-		"onceEvents": []any{1.0},
-		"decoupled":  []any{3.0, 4.0},
+		"onceEvents":    []any{1.0},
+		"decoupled":     []any{3.0, 4.0},
+		"decoupledOnce": []any{3.0},
+		"offById":       []any{},
 	}
 	if !reflect.DeepEqual(ev, wantEv) {
 		t.Errorf("events:\ngot  %v\nwant %v", ev, wantEv)

@@ -51,7 +51,7 @@ func TestMeshClientFollowsComponents(t *testing.T) {
 	p := openPage(t, "http://"+m.Addr()+"/page")
 	p.eval(`
 		window.client = new MeshClient();
-		await client.login();
+		await new Promise((resolve, reject) => client.login((e) => (e ? reject(e) : resolve())));
 		window.created = [];
 		window.destroyed = [];
 		client.on('components/created', (list) => created.push(...list.map((c) => c.description.name + '@' + c.description.version)));

@@ -57,26 +57,33 @@ func TestMeshClientSecure(t *testing.T) {
 	// a second client logs in with the first one's token
 	var viaToken map[string]any
 	p.eval(`
-		const c = new MeshClient();
-		await c.login({token: client.token});
-		const r = {user: c.data.session.user.username, add: await c.exchange.calc.add(1, 1)};
-		await c.disconnect();
-		return r;
+		window.second = new MeshClient();
+		await second.login({token: client.token});
+		window.secondLog = [];
+		for (const e of ['session/ended', 'connection/ended', 'reconnect/scheduled']) second.on(e, (d) => secondLog.push(d && d.reason ? e + ':' + d.reason : e));
+		return {user: second.data.session.user.username, add: await second.exchange.calc.add(1, 1)};
 	`, &viaToken)
 	if !reflect.DeepEqual(viaToken, map[string]any{"user": "alice", "add": 2.0}) {
 		t.Errorf("token login: %v", viaToken)
 	}
 
-	// logout revokes the token: a login with it is then refused
+	// logout revokes the token: the server ends the second client's session
+	// (session/ended, no reconnection) and a login with the token is refused
 	var afterLogout string
 	p.eval(`
 		const token = client.token;
-		await client.disconnect({revokeToken: true});
+		await client.logout();
 		const e = await new MeshClient().login({token}).catch((e) => e);
 		return e.name;
 	`, &afterLogout)
 	if afterLogout != "AccessDenied" {
 		t.Errorf("login with a revoked token: %q, want AccessDenied", afterLogout)
+	}
+	p.waitFor("the second client's session to end", `return secondLog.length >= 2;`)
+	var secondLog []string
+	p.eval(`await new Promise((r) => setTimeout(r, 200)); return secondLog;`, &secondLog)
+	if !reflect.DeepEqual(secondLog, []string{"session/ended:token-revoked", "connection/ended"}) {
+		t.Errorf("second client saw %v", secondLog)
 	}
 }
 
