@@ -133,10 +133,10 @@ func TestBrowserClientSubscriptions(t *testing.T) {
 }
 
 // The client answers the server's primus heartbeat: with a ping every
-// 100 ms a client that did not answer would be dropped after two missed
+// 250 ms a client that did not answer would be dropped after two missed
 // pongs; this one keeps its session and never reconnects.
 func TestBrowserClientAnswersHeartbeat(t *testing.T) {
-	srv := startHappn(t, happn.Config{PingInterval: 100 * time.Millisecond})
+	srv := startHappn(t, happn.Config{PingInterval: 250 * time.Millisecond})
 	p := openPage(t, "http://"+srv.Addr()+"/page")
 	p.eval(`
 		window.client = await HappnClient.create({config: {port: Number(location.port)}});
@@ -147,14 +147,14 @@ func TestBrowserClientAnswersHeartbeat(t *testing.T) {
 		client.onEvent('reconnect-scheduled', () => reconnects++);
 		window.firstSession = client.session.id;
 	`, nil)
-	p.waitFor("ten pings", `return pings >= 10;`)
+	p.waitFor("six pings", `return pings >= 6;`)
 	var got map[string]any
 	p.eval(`
 		await client.set('/still/here', {ok: true});
 		return {reconnects, same: client.session.id === firstSession, status: client.status};
 	`, &got)
 	if !reflect.DeepEqual(got, map[string]any{"reconnects": 0.0, "same": true, "status": 1.0}) {
-		t.Errorf("after ten heartbeats: %v", got)
+		t.Errorf("after six heartbeats: %v", got)
 	}
 	if n := srv.Sessions(); n != 1 {
 		t.Errorf("server has %d sessions, want 1", n)

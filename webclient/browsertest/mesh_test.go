@@ -3,6 +3,7 @@ package browsertest
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -142,12 +143,21 @@ func addTestUsers(t *testing.T, m *happner.Mesh) {
 	}
 }
 
-func meshPort(t *testing.T, m *happner.Mesh) int {
+// freePort returns a port that is free now, for a mesh that restarts on
+// the same port. It is taken below Linux's ephemeral range (32768-60999),
+// so that the client sockets and port-0 listeners of tests running
+// meanwhile cannot be handed the port while the mesh is down.
+func freePort(t *testing.T) int {
 	t.Helper()
-	_, port, err := net.SplitHostPort(m.Addr())
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port
 	}
-	n, _ := strconv.Atoi(port)
-	return n
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }

@@ -11,8 +11,8 @@ import (
 // The mesh restarts on the same port: the page's client reconnects, logs in
 // again, re-subscribes its event subscriptions and calls methods again.
 func TestMeshClientSurvivesRestart(t *testing.T) {
-	m := startMesh(t, meshOptions{})
-	port := meshPort(t, m)
+	port := freePort(t)
+	m := startMesh(t, meshOptions{port: port})
 	p := openPage(t, "http://"+m.Addr()+"/page")
 	p.eval(`
 		window.client = new MeshClient({reconnect: {min: 50, max: 400}});
