@@ -89,8 +89,8 @@ func (a *Asset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // etagMatches reports whether an If-None-Match header names etag: "*", the
-// quoted tag, its weak form, or (as happner's clients send it) the bare
-// hash.
+// quoted tag, its weak form, or the bare hash (happner-2 sends its ETag
+// unquoted, so a browser may hold that form).
 func etagMatches(header, etag string) bool {
 	if header == "" {
 		return false

@@ -46,6 +46,7 @@ func TestBrowserClientSetGetOn(t *testing.T) {
 		Filtered []map[string]any `json:"filtered"`
 		Count    map[string]any   `json:"count"`
 		Status   int              `json:"status"`
+		Merged   map[string]any   `json:"merged"`
 	}
 	p.eval(`
 		window.client = await HappnClient.create({config: {host: location.hostname, port: Number(location.port)}});
@@ -58,8 +59,22 @@ func TestBrowserClientSetGetOn(t *testing.T) {
 		const missing = await client.get('/sensors/nothing');
 		const filtered = await client.get('/sensors/*', {criteria: {celsius: {$gt: 20}}, options: {sort: {'celsius': -1}}});
 		const count = await client.count('/sensors/*');
-		return {set, get, missing, filtered: filtered.map((i) => ({celsius: i.celsius, path: i._meta.path})), count, status: client.status};
+		window.metaEvents = [];
+		await client.on('/merged/*', {event_type: 'set', meta: {mine: 1}}, (data, meta) => metaEvents.push({data, custom: meta.custom}));
+		await client.set('/merged/a', {x: 1, y: 1});
+		const merged = await client.set('/merged/a', {y: 2}, {merge: true, meta: {custom: 'hello'}});
+		return {set, get, missing, filtered: filtered.map((i) => ({celsius: i.celsius, path: i._meta.path})), count, status: client.status,
+			merged: {x: merged.x, y: merged.y}};
 	`, &got)
+	if got.Merged["x"] != 1.0 || got.Merged["y"] != 2.0 {
+		t.Errorf("merge set returned %v", got.Merged)
+	}
+	p.waitFor("the merge event", `return metaEvents.length === 2;`)
+	var metaEvents []map[string]any
+	p.eval(`return metaEvents;`, &metaEvents)
+	if last := metaEvents[1]; last["custom"] != "hello" || last["data"].(map[string]any)["x"] != 1.0 {
+		t.Errorf("merge event with publisher meta: %v", last)
+	}
 	if got.Set["celsius"] != 21.0 || got.Set["_meta"].(map[string]any)["path"] != "/sensors/t1" {
 		t.Errorf("set returned %v", got.Set)
 	}
