@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/happner-go/happner/internal/jsonscan"
 	"github.com/happner-go/happner/internal/version"
+	"github.com/happner-go/happner/webclient"
 )
 
 // Paths of the mesh description records.
@@ -207,7 +209,7 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	if err := m.addElement(ctx, "security", ModuleConfig{Instance: &securityModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
 		return err
 	}
-	if err := m.addElement(ctx, "api", ModuleConfig{Instance: &apiModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
+	if err := m.addElement(ctx, "api", ModuleConfig{Instance: &apiModule{}, Version: Version}, apiComponentConfig()); err != nil {
 		return err
 	}
 	if err := m.addElement(ctx, "rest", ModuleConfig{Instance: restModule{}, Version: Version}, restComponentConfig()); err != nil {
@@ -780,9 +782,21 @@ func exchangeResponseHook(sessionID, channel, path string) (string, bool) {
 	return path, false
 }
 
-// apiModule is the system api component: api.test and the catch-all
-// answer to requests for unknown components (in Mesh.serve).
+// apiModule is the system api component: api.test, the browser client at
+// /api/client and the catch-all answer to requests for unknown components
+// (in Mesh.serve).
 type apiModule struct{}
+
+// apiComponentConfig mounts the api component's web route: /api/client.
+func apiComponentConfig() ComponentConfig {
+	return ComponentConfig{AccessLevel: "mesh", Web: json.RawMessage(`{"routes":{"client":"client"}}`)}
+}
+
+// Client serves the browser bundle (window.MeshClient, window.Happner);
+// HTTP security leaves /api/client open.
+func (apiModule) Client(w http.ResponseWriter, r *http.Request) {
+	webclient.APIClient().ServeHTTP(w, r)
+}
 
 // Test answers "<message> tested ok".
 func (apiModule) Test(message string) (string, error) { return message + " tested ok", nil }

@@ -314,6 +314,7 @@ func (s *Server) configureSession(sess *Session, req *request) error {
 		sess.protocol = d.Protocol
 	}
 	sess.version = d.Version
+	sess.browser = d.Browser
 	if sess.version == "" {
 		sess.version = "unknown"
 	}
@@ -327,6 +328,14 @@ func (s *Server) describe(sess *Session, req *request) error {
 	b := append([]byte(`{"name":`), appendString(nil, s.name)...)
 	b = append(b, `,"secure":`...)
 	b = strconv.AppendBool(b, s.cfg.Secure)
+	sess.mu.Lock()
+	browser := sess.browser
+	sess.mu.Unlock()
+	if browser {
+		// a browser client reads its token from this cookie for useCookie logins
+		b = append(b, `,"cookieName":`...)
+		b = appendString(b, s.cookieName())
+	}
 	b = append(b, '}')
 	sess.send(okFrame(sess, req, b, nil, false))
 	return nil

@@ -36,6 +36,7 @@ import (
 
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
+	"github.com/happner-go/happner/webclient"
 )
 
 // Version is the happn version this server reports at /version and which
@@ -162,7 +163,8 @@ func (s *Server) Name() string { return s.name }
 func (s *Server) Store() store.Store { return s.store }
 
 // Handle registers an HTTP handler on the server's HTTP listener, beside
-// /primus, /ping and /version (for the layers above: auth, web routes).
+// /primus, /ping, /version and /browser_client (for the layers above:
+// auth, web routes).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 func (s *Server) routes() {
@@ -174,6 +176,7 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"version":"` + Version + `"}`))
 	})
+	s.mux.Handle(webclient.BrowserClientPath, webclient.BrowserClient())
 	s.mux.HandleFunc("/primus/spec", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"pingInterval":%d,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}`,

@@ -430,6 +430,16 @@ func (c *wsConn) closeWith(code int, reason string) {
 func (c *wsConn) closeFramed(payload []byte, now bool) {
 	c.mu.Lock()
 	if c.closing {
+		if now {
+			// the peer answered our close frame: the closing handshake
+			// is complete, the socket closes as soon as ours is out
+			c.closeNow = true
+			if c.closed {
+				c.mu.Unlock()
+				_ = c.conn.Close()
+				return
+			}
+		}
 		c.mu.Unlock()
 		return
 	}

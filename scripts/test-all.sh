@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the project on a fresh machine: installs PostgreSQL's binaries when missing
-# (scripts/install-postgres.sh), then go vet, the Go tests, and the interop tests that drive the Go
-# server and mesh with the unmodified npm clients (Node.js >= 20; installed with npm ci).
+# Runs every test of the project on a fresh machine: installs PostgreSQL's binaries and Chromium when
+# missing (scripts/install-postgres.sh, scripts/install-chromium.sh), then go vet, the Go tests (the
+# browser clients' tests drive headless Chromium), and the interop tests that drive the Go server and
+# mesh with the unmodified npm clients (Node.js >= 20; installed with npm ci).
 #
 # Environment:
 #   GO_PACKAGES       packages for go vet / go test (default ./...)
@@ -25,6 +26,9 @@ pkgs=(${GO_PACKAGES:-./...})
 
 step "PostgreSQL binaries for the store and cluster tests"
 "$ROOT/scripts/install-postgres.sh"
+
+step "Chromium for the browser tests (webclient/browsertest)"
+"$ROOT/scripts/install-chromium.sh"
 
 step "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
