@@ -94,7 +94,7 @@ func (x *Exchange) do(ctx context.Context, o CallOptions) ([]any, error) {
 		// A bound or "as" call is checked like a remote one (mesh.md §3.6).
 		return nil, toWireError(err)
 	}
-	res := m.operate(ctx, c, o.Method, o.Arguments, origin, o.Version)
+	res := m.operate(ctx, c, o.Method, goArgs(o.Arguments), origin, o.Version)
 	if res.failed != nil {
 		return nil, res.failed
 	}

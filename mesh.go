@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/happner-go/happner/happn"
@@ -53,6 +54,8 @@ type Mesh struct {
 	cancelRequests func()
 	// workers run exchange requests.
 	workers *workers
+	// infoCache is what components are told about the mesh, once known.
+	infoCache atomic.Pointer[Info]
 	// sec is the happn security service of a secure mesh (nil when
 	// insecure); adminSess is the mesh's own _ADMIN identity for
 	// delegated authorisation.
@@ -129,7 +132,7 @@ func newMesh(cfg Config) (*Mesh, error) {
 	m := &Mesh{
 		cfg: cfg, log: cfg.Logger, secure: cfg.Happn.Secure,
 		components: map[string]*component{}, modules: map[string]any{}, modulesV: map[string]string{},
-		workers: newWorkers(64, 10*time.Second),
+		workers: newWorkers(64),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m, nil
@@ -296,7 +299,7 @@ func (m *Mesh) runLifecycle(ctx context.Context, c *component, which string) err
 	}
 	done := make(chan callResult, 1)
 	go func() {
-		done <- meth.invoke(ctx, m.newHappn(ctx, c, nil), c.lifecycleArgs(meth))
+		done <- meth.invoke(ctx, m.newHappn(ctx, c, nil), c.log, goArgs(c.lifecycleArgs(meth)))
 	}()
 	select {
 	case res := <-done:
@@ -376,6 +379,7 @@ func (m *Mesh) Stop(ctx context.Context) error {
 	case <-waited:
 	case <-ctx.Done():
 	}
+	m.workers.close()
 	if m.admin != nil {
 		_ = m.admin.Close()
 	}
@@ -439,10 +443,16 @@ func (m *Mesh) component(name string) *component {
 }
 
 func (m *Mesh) info() Info {
+	if i := m.infoCache.Load(); i != nil {
+		return *i
+	}
 	var i Info
 	i.Mesh.Name, i.Mesh.Domain = m.name, m.domain
 	i.Happn.Options = m.cfg.SetOptions
 	i.Happn.Address = m.srv.Addr()
+	if i.Happn.Address != "" {
+		m.infoCache.Store(&i) // the address is known once listening
+	}
 	return i
 }
 
@@ -630,41 +640,45 @@ func (m *Mesh) prepareComponent(name string, inst any, version string, cc Compon
 type request struct {
 	CallbackAddress string          `json:"callbackAddress"`
 	RawArgs         json.RawMessage `json:"args"`
-	Origin          *Origin         `json:"origin"`
+	Origin          Origin          `json:"origin"`
 	Version         string          `json:"version"`
 	CallbackPeer    string          `json:"callbackPeer"`
 
-	args    []json.RawMessage
-	badArgs bool
+	hasOrigin bool
+	args      []json.RawMessage
+	badArgs   bool
 }
 
 // decode reads an exchange request in one pass (the hot path of every
 // call); the publication's bytes were validated by happn.
+//
+// The strings share data's memory: a publication's data is never written to
+// after it is delivered.
 func (r *request) decode(data []byte) error {
 	return jsonscan.EachMember(data, func(key, value []byte) error {
 		switch {
 		case jsonscan.KeyIs(key, "callbackAddress"):
-			r.CallbackAddress, _ = jsonscan.Unquote(value)
+			r.CallbackAddress, _ = jsonscan.UnquoteView(value)
 		case jsonscan.KeyIs(key, "args"):
 			r.RawArgs = value
 		case jsonscan.KeyIs(key, "origin"):
 			if len(value) > 0 && value[0] == '{' {
-				o := &Origin{}
-				r.Origin = o
+				o := &r.Origin
+				r.hasOrigin = true
 				return jsonscan.EachMember(value, func(k, v []byte) error {
 					switch {
 					case jsonscan.KeyIs(k, "id"):
-						o.ID, _ = jsonscan.Unquote(v)
+						o.ID, _ = jsonscan.UnquoteView(v)
 					case jsonscan.KeyIs(k, "username"):
-						o.Username, _ = jsonscan.Unquote(v)
+						o.Username, _ = jsonscan.UnquoteView(v)
 					}
 					return nil
 				})
 			}
 		case jsonscan.KeyIs(key, "version"):
-			r.Version, _ = jsonscan.Unquote(value)
+			r.Version, _ = jsonscan.UnquoteView(value)
 		case jsonscan.KeyIs(key, "callbackPeer"):
-			r.CallbackPeer, _ = jsonscan.Unquote(value)
+			r.CallbackPeer, _ = jsonscan.UnquoteView(value)
 		}
 		return nil
 	})
@@ -674,13 +688,14 @@ func (r *request) decode(data []byte) error {
 // It runs on the publisher's goroutine: it decodes and hands the call to a
 // goroutine of its own.
 func (m *Mesh) onRequest(p *happn.Publication) {
-	var req request
+	call := &exchangeCall{mesh: m}
+	req := &call.req
 	if err := req.decode(p.Data); err != nil || req.CallbackAddress == "" {
 		m.log.Debug("happner: message discarded", "path", p.Path, "reason", "No callback address")
 		return
 	}
 	if len(req.RawArgs) > 0 && string(req.RawArgs) != "null" {
-		req.args = make([]json.RawMessage, 0, 4)
+		req.args = call.argsBuf[:0]
 		if err := jsonscan.EachElement(req.RawArgs, func(v []byte) error {
 			req.args = append(req.args, v)
 			return nil
@@ -689,19 +704,33 @@ func (m *Mesh) onRequest(p *happn.Publication) {
 		}
 	}
 	rest := strings.TrimPrefix(p.Path, "/_exchange/requests/"+m.domain+"/")
-	compName, methodName, ok := strings.Cut(rest, "/")
-	if !ok {
+	var ok bool
+	if call.component, call.method, ok = strings.Cut(rest, "/"); !ok {
 		return
 	}
-	origin := req.Origin
-	if o := p.Origin; o != nil {
-		origin = &Origin{ID: o.ID, Username: o.Username}
+	switch {
+	case p.Origin != nil:
+		call.origin = &Origin{ID: p.Origin.ID, Username: p.Origin.Username}
+	case req.hasOrigin:
+		call.origin = &req.Origin
 	}
 	m.calls.Add(1)
-	m.workers.run(func() {
-		defer m.calls.Done()
-		m.serve(compName, methodName, &req, origin)
-	})
+	m.workers.run(call)
+}
+
+// exchangeCall is one exchange request on its way to a worker: everything
+// the call needs in one allocation.
+type exchangeCall struct {
+	mesh              *Mesh
+	req               request
+	component, method string
+	origin            *Origin
+	argsBuf           [4]json.RawMessage
+}
+
+func (c *exchangeCall) run() {
+	defer c.mesh.calls.Done()
+	c.mesh.serve(c.component, c.method, &c.req, c.origin)
 }
 
 // serve runs one remote request and publishes the reply.
@@ -714,13 +743,11 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) 
 		eb, _ := json.Marshal(errUnconfiguredComponent(compName, methodName))
 		payload = append(append([]byte(`{"args":[`), eb...), "]}"...)
 	} else {
-		args := make([]any, len(req.args))
-		for i, a := range req.args {
-			args[i] = a
-		}
-		res := callResult{failed: NewError("Error", "Invalid request: args must be an array")}
-		if !req.badArgs {
-			res = m.operate(ctx, c, methodName, args, origin, req.Version)
+		var res callResult
+		if req.badArgs {
+			res.failed = NewError("Error", "Invalid request: args must be an array")
+		} else {
+			res = m.operate(ctx, c, methodName, callArgs{raw: req.args}, origin, req.Version)
 		}
 		payload = encodeReply(res)
 		if (m.cfg.DirectResponses || c.config.DirectResponses) && res.failed == nil && origin != nil && origin.ID != "" {
@@ -749,15 +776,19 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) 
 
 // operate checks and runs one call of component c (happner's operate):
 // an unknown method or a version mismatch fails the call.
-func (m *Mesh) operate(ctx context.Context, c *component, methodName string, args []any, origin *Origin, version string) callResult {
+func (m *Mesh) operate(ctx context.Context, c *component, methodName string, args callArgs, origin *Origin, version string) callResult {
 	meth, ok := c.methods[methodName]
 	if !ok {
 		return callResult{failed: errUnconfiguredMethod(c.name, methodName)}
 	}
-	if version != "" && !versionSatisfies(c.version, version) {
+	if version != "" && !c.satisfies(version) {
 		return callResult{failed: errVersionMismatch(c.name, methodName, version, c.version)}
 	}
-	return meth.invoke(ctx, m.newHappn(ctx, c, origin), args)
+	var h *Happn
+	if meth.wantsHappn() {
+		h = m.newHappn(ctx, c, origin)
+	}
+	return meth.invoke(ctx, h, c.log, args)
 }
 
 // versionSatisfies is happner's coercedSatisfies: the component version,

@@ -336,7 +336,7 @@ func (restModule) HandleRequest(h *Happn, w http.ResponseWriter, r *http.Request
 		}
 	}
 	if res.failed == nil {
-		res = m.operate(ctx, c, methodName, args, origin, "")
+		res = m.operate(ctx, c, methodName, goArgs(args), origin, "")
 	}
 	callErr := res.failed
 	if callErr == nil {

@@ -67,6 +67,7 @@ type Server struct {
 	internalEvents atomic.Uint64
 	acks           *ackTracker
 	unfinished     *byteBudget // bytes held in websocket messages not yet complete
+	views          sync.Pool   // *Publication handed to in-process subscribers
 
 	httpSrv *http.Server
 	mux     *http.ServeMux
@@ -94,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.acks = newAckTracker(s)
 	s.unfinished = &byteBudget{limit: max(cfg.MaxUnfinished, 0)}
+	s.views.New = func() any { return new(Publication) }
 	if cfg.Store != nil {
 		s.store = cfg.Store
 	} else {
