@@ -2,6 +2,7 @@ package configfile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,8 @@ import (
 
 // Unsupported is the type of a struct field that stands for a feature
 // this project does not implement: the key is accepted, and reported by
-// [Document.Problems] with the reason in the field's `unsupported` tag.
+// [Document.Problems] with the reason in the field's `unsupported` tag (or
+// in the tag of the embedded struct it belongs to).
 //
 //	Plugins configfile.Unsupported `json:"plugins" unsupported:"plugins are not implemented"`
 type Unsupported struct{}
@@ -256,8 +258,8 @@ func structFields(t reflect.Type) map[string]field {
 	}
 	out := map[string]field{}
 	depth := map[string]int{}
-	var walk func(t reflect.Type, index []int)
-	walk = func(t reflect.Type, index []int) {
+	var walk func(t reflect.Type, index []int, reason string)
+	walk = func(t reflect.Type, index []int, reason string) {
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			tag := sf.Tag.Get("json")
@@ -271,7 +273,7 @@ func structFields(t reflect.Type) map[string]field {
 				ft = ft.Elem()
 			}
 			if sf.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-				walk(ft, idx)
+				walk(ft, idx, cmp.Or(sf.Tag.Get("unsupported"), reason))
 				continue
 			}
 			if !sf.IsExported() {
@@ -284,10 +286,10 @@ func structFields(t reflect.Type) map[string]field {
 				continue
 			}
 			depth[name] = len(idx)
-			out[name] = field{index: idx, unsupported: sf.Tag.Get("unsupported")}
+			out[name] = field{index: idx, unsupported: cmp.Or(sf.Tag.Get("unsupported"), reason)}
 		}
 	}
-	walk(t, nil)
+	walk(t, nil, "")
 	fieldCache.Store(t, out)
 	return out
 }
