@@ -219,8 +219,17 @@ func (s Section) Child(key string) Section {
 	return child
 }
 
-// Has reports whether the section is an object with key.
-func (s Section) Has(key string) bool { return s.n.lookup(key) != nil }
+// Has reports whether the section has the nested key path (Has("happn",
+// "services", "membership")), without making any key known.
+func (s Section) Has(keys ...string) bool {
+	n := s.n
+	for _, k := range keys {
+		if n = n.lookup(k); n == nil {
+			return false
+		}
+	}
+	return n != nil
+}
 
 // Keys returns the section's keys in file order (nil when it is not an
 // object).
