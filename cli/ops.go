@@ -44,17 +44,25 @@ func (f *opFlags) credentials() (string, string, error) {
 	return f.username, pw, nil
 }
 
-// connect logs in to the node with the happn client.
-func (f *opFlags) connect(ctx context.Context) (*client.Client, error) {
+// connect logs in to the node with the happn client; onEvent (may be
+// nil) receives its connection events.
+func (f *opFlags) connect(ctx context.Context, onEvent ...func(client.ConnectionEvent)) (*client.Client, error) {
 	user, pw, err := f.credentials()
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(ctx, client.Options{
+	opts := client.Options{
 		URL: f.url, Username: user, Password: pw,
 		CallTimeout: f.timeout, ConnectTimeout: f.timeout, Reconnect: client.Reconnect{Disabled: true},
-	})
+	}
+	if len(onEvent) > 0 {
+		opts.OnConnectionEvent = onEvent[0]
+	}
+	c, err := client.New(ctx, opts)
 	if err != nil {
+		if pw == "" {
+			return nil, fmt.Errorf("%s: %w (set %s or --password-file)", f.url, err, EnvPassword)
+		}
 		return nil, fmt.Errorf("%s: %w", f.url, err)
 	}
 	return c, nil
@@ -249,26 +257,18 @@ type eventLine struct {
 }
 
 func (e *env) on(ctx context.Context, f *opFlags, pattern string, count int) error {
-	user, pw, err := f.credentials()
-	if err != nil {
-		return err
-	}
 	lost := make(chan string, 1)
-	c, err := client.New(ctx, client.Options{
-		URL: f.url, Username: user, Password: pw,
-		CallTimeout: f.timeout, ConnectTimeout: f.timeout, Reconnect: client.Reconnect{Disabled: true},
-		OnConnectionEvent: func(ev client.ConnectionEvent) {
-			switch ev.Type {
-			case client.EventConnectionEnded, client.EventSessionEnded:
-				select {
-				case lost <- string(ev.Type) + " " + ev.Reason:
-				default:
-				}
+	c, err := f.connect(ctx, func(ev client.ConnectionEvent) {
+		switch ev.Type {
+		case client.EventConnectionEnded, client.EventSessionEnded:
+			select {
+			case lost <- string(ev.Type) + " " + ev.Reason:
+			default:
 			}
-		},
+		}
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", f.url, err)
+		return err
 	}
 	defer c.Close()
 	events := make(chan eventLine, 1024)
