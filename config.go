@@ -210,32 +210,13 @@ type happnExtras struct {
 // does not use are logged as warnings on slog's default logger; read the
 // file with [configfile] and [DecodeConfig] to handle them yourself.
 func ParseConfig(data []byte, format string) (Config, error) {
-	doc, err := configfile.Parse(data, "", configfile.Options{Format: format})
-	if err != nil {
-		return Config{}, fmt.Errorf("happner: reading config: %w", err)
-	}
-	return decodeAndWarn(doc)
+	return configfile.ParseWith(data, format, DecodeConfig)
 }
 
 // LoadConfigFile reads a JSON or YAML config file (by extension), with
 // ${NAME} references replaced from the environment.
 func LoadConfigFile(path string) (Config, error) {
-	doc, err := configfile.Load(path, configfile.Options{})
-	if err != nil {
-		return Config{}, fmt.Errorf("happner: %w", err)
-	}
-	return decodeAndWarn(doc)
-}
-
-func decodeAndWarn(doc *configfile.Document) (Config, error) {
-	cfg, err := DecodeConfig(doc.Root())
-	if err != nil {
-		return Config{}, err
-	}
-	for _, p := range doc.Problems() {
-		slog.Warn(p.String())
-	}
-	return cfg, nil
+	return configfile.LoadWith(path, DecodeConfig)
 }
 
 // DecodeConfig reads a happner config from section s of a config file

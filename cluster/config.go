@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -261,32 +260,13 @@ func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 // read the file with [configfile] and [DecodeConfig] to handle them
 // yourself.
 func ParseConfig(data []byte, format string) (Config, error) {
-	doc, err := configfile.Parse(data, "", configfile.Options{Format: format})
-	if err != nil {
-		return Config{}, fmt.Errorf("cluster: reading config: %w", err)
-	}
-	return decodeAndWarn(doc)
+	return configfile.ParseWith(data, format, DecodeConfig)
 }
 
 // LoadConfigFile reads a JSON or YAML member config file (by extension),
 // with ${NAME} references replaced from the environment.
 func LoadConfigFile(path string) (Config, error) {
-	doc, err := configfile.Load(path, configfile.Options{})
-	if err != nil {
-		return Config{}, fmt.Errorf("cluster: %w", err)
-	}
-	return decodeAndWarn(doc)
-}
-
-func decodeAndWarn(doc *configfile.Document) (Config, error) {
-	cfg, err := DecodeConfig(doc.Root())
-	if err != nil {
-		return Config{}, err
-	}
-	for _, p := range doc.Problems() {
-		slog.Warn(p.String())
-	}
-	return cfg, nil
+	return configfile.LoadWith(path, DecodeConfig)
 }
 
 // DecodeConfig reads a member config in the seed README's shape from

@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -116,6 +117,40 @@ func (d *Document) expand(n *node, path []string, lookup func(string) (string, b
 		}
 	}
 	return nil
+}
+
+// ParseWith parses data (format as in [Options.Format]) and reads the
+// whole document with decode, a config package's DecodeConfig. The keys
+// that do nothing are logged as warnings on slog's default logger.
+func ParseWith[T any](data []byte, format string, decode func(Section) (T, error)) (T, error) {
+	doc, err := Parse(data, "", Options{Format: format})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decodeAndWarn(doc, decode)
+}
+
+// LoadWith is [ParseWith] for the file at path (its format from its
+// extension).
+func LoadWith[T any](path string, decode func(Section) (T, error)) (T, error) {
+	doc, err := Load(path, Options{})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decodeAndWarn(doc, decode)
+}
+
+func decodeAndWarn[T any](doc *Document, decode func(Section) (T, error)) (T, error) {
+	v, err := decode(doc.Root())
+	if err != nil {
+		return v, err
+	}
+	for _, p := range doc.Problems() {
+		slog.Warn(p.String())
+	}
+	return v, nil
 }
 
 // Name returns the file name the document was read from ("" when none).

@@ -234,6 +234,15 @@ func (p *jsonParser) advance(n int) {
 	}
 }
 
+// eat moves past c when it is next.
+func (p *jsonParser) eat(c byte) bool {
+	if p.pos < len(p.data) && p.data[p.pos] == c {
+		p.advance(1)
+		return true
+	}
+	return false
+}
+
 func (p *jsonParser) skipSpace() {
 	for p.pos < len(p.data) {
 		switch p.data[p.pos] {
@@ -288,8 +297,7 @@ func (p *jsonParser) value(depth int) (*node, error) {
 func (p *jsonParser) object(n *node, depth int) error {
 	p.advance(1) // {
 	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
-		p.advance(1)
+	if p.eat('}') {
 		return nil
 	}
 	seen := map[string]bool{}
@@ -308,10 +316,9 @@ func (p *jsonParser) object(n *node, depth int) error {
 		}
 		seen[key] = true
 		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+		if !p.eat(':') {
 			return p.errorf("unexpected %s, expected ':' after the key %q", p.describeHere(), key)
 		}
-		p.advance(1)
 		p.skipSpace()
 		v, err := p.value(depth + 1)
 		if err != nil {
@@ -319,12 +326,10 @@ func (p *jsonParser) object(n *node, depth int) error {
 		}
 		n.entries = append(n.entries, entry{key: key, line: line, col: col, val: v})
 		p.skipSpace()
-		if p.pos < len(p.data) && p.data[p.pos] == ',' {
-			p.advance(1)
+		if p.eat(',') {
 			continue
 		}
-		if p.pos < len(p.data) && p.data[p.pos] == '}' {
-			p.advance(1)
+		if p.eat('}') {
 			return nil
 		}
 		return p.errorf("unexpected %s, expected ',' or '}'", p.describeHere())
@@ -334,8 +339,7 @@ func (p *jsonParser) object(n *node, depth int) error {
 func (p *jsonParser) array(n *node, depth int) error {
 	p.advance(1) // [
 	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
-		p.advance(1)
+	if p.eat(']') {
 		return nil
 	}
 	for {
@@ -346,12 +350,10 @@ func (p *jsonParser) array(n *node, depth int) error {
 		}
 		n.items = append(n.items, v)
 		p.skipSpace()
-		if p.pos < len(p.data) && p.data[p.pos] == ',' {
-			p.advance(1)
+		if p.eat(',') {
 			continue
 		}
-		if p.pos < len(p.data) && p.data[p.pos] == ']' {
-			p.advance(1)
+		if p.eat(']') {
 			return nil
 		}
 		return p.errorf("unexpected %s, expected ',' or ']'", p.describeHere())

@@ -2,7 +2,6 @@ package happn
 
 import (
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -69,18 +68,7 @@ type fileConfig struct {
 // warnings on slog's default logger; read the file with [configfile] and
 // [DecodeConfig] to handle them yourself.
 func ParseConfig(data []byte, format string) (Config, error) {
-	doc, err := configfile.Parse(data, "", configfile.Options{Format: format})
-	if err != nil {
-		return Config{}, fmt.Errorf("happn: reading config: %w", err)
-	}
-	cfg, err := DecodeConfig(doc.Root())
-	if err != nil {
-		return Config{}, err
-	}
-	for _, p := range doc.Problems() {
-		slog.Warn(p.String())
-	}
-	return cfg, nil
+	return configfile.ParseWith(data, format, DecodeConfig)
 }
 
 // DecodeConfig reads the happn-3 configuration object in section s of a
