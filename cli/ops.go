@@ -272,9 +272,14 @@ func (e *env) on(ctx context.Context, f *opFlags, pattern string, count int) err
 	}
 	defer c.Close()
 	events := make(chan eventLine, 1024)
+	done := make(chan struct{})
+	defer close(done) // before Close: a handler waiting to hand over an event gives up
 	if _, err := c.On(ctx, pattern, client.OnOptions{}, func(ev client.Event) {
 		action, _, _ := strings.Cut(strings.TrimPrefix(ev.Meta.Action, "/"), "@")
-		events <- eventLine{Path: ev.Meta.Path, Action: strings.ToLower(action), Data: ev.Data, Meta: ev.Meta}
+		select {
+		case events <- eventLine{Path: ev.Meta.Path, Action: strings.ToLower(action), Data: ev.Data, Meta: ev.Meta}:
+		case <-done:
+		}
 	}); err != nil {
 		return err
 	}
