@@ -17,7 +17,9 @@ type component struct {
 	methods map[string]*method
 	// all holds every callable method by wire and Go name (lifecycle
 	// methods need not be exposed).
-	all  map[string]*method
+	all map[string]*method
+	// deps are the module's dependencies with the config's merged over.
+	deps Dependencies
 	desc *ComponentDescription
 	log  *slog.Logger
 }
@@ -29,17 +31,23 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 	}
 	c := &component{name: name, config: cc, instance: instance, methods: map[string]*method{}, all: map[string]*method{}}
 	var schema Schema
+	var moduleDeps map[string]map[string]any
 	c.version = "1.0.0"
 	if moduleVersion != "" {
 		c.version = moduleVersion
 	}
 	if s, ok := instance.(Schemer); ok {
 		ms := s.HappnerSchema()
-		schema = ms.Schema
+		schema, moduleDeps = ms.Schema, ms.Dependencies
 		if ms.Version != "" && moduleVersion == "" {
 			c.version = ms.Version
 		}
 	}
+	deps, err := componentDependencies(name, moduleDeps, cc.Dependencies)
+	if err != nil {
+		return nil, fmt.Errorf("happner: component %q: %w", name, err)
+	}
+	c.deps = deps
 	if cc.Version != "" {
 		c.version = cc.Version
 	}

@@ -59,8 +59,8 @@ type Config struct {
 	// cluster package); nil: only this mesh's components exist.
 	Remote Remote
 	// Brokered marks the description brokered: other cluster members
-	// ignore this mesh's components (set by the cluster package for an
-	// edge member that brokers components with $broker).
+	// ignore this mesh's components. A mesh with a Remote marks itself so
+	// as soon as one of its components brokers components ($broker).
 	Brokered bool
 	// IgnoreDependenciesOnStartup starts components without waiting for
 	// their dependencies to exist in the cluster.
@@ -128,7 +128,12 @@ type ComponentConfig struct {
 	// ([StaticFS]), mounted at /<mesh>/<component>/<route> and
 	// /<component>/<route> (mesh.md §7.1).
 	Web json.RawMessage `json:"web,omitempty"`
-	// Dependencies are the component's dependencies (clusters).
+	// Dependencies are the components this component uses from the
+	// cluster, by name, and under BrokerKey ("$broker") the components it
+	// brokers. An entry is a [Dependency] or its JSON shape as a
+	// map[string]any; see [ParseDependencies]. They are merged over the
+	// module's ([ModuleSchema].Dependencies): an entry here replaces the
+	// module's entry of the same name.
 	Dependencies map[string]any `json:"dependencies,omitempty"`
 	// Security holds security.authorityDelegationOn.
 	Security struct {
@@ -171,6 +176,13 @@ type ModuleSchema struct {
 	Version string
 	// Schema is merged under the component config's schema.
 	Schema Schema
+	// Dependencies are the module's dependencies by component name, as
+	// package.json keeps them in happner.dependencies: each value is a
+	// dependencies section of that component (as in
+	// [ComponentConfig].Dependencies), and the BrokerKey ("$broker")
+	// value lists components brokered by every component of the module.
+	// The component config's section is merged over them, entry by entry.
+	Dependencies map[string]map[string]any
 }
 
 // fileConfig is the file form of Config; its json tags are the keys a

@@ -2,6 +2,7 @@ package happner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -48,8 +49,11 @@ components: {pricing: {}}
 	price, err := happner.Call[float64](ctx, mesh.Exchange(), "pricing", "price", "pear")
 	fmt.Println(price, err)
 	_, err = happner.Call[float64](ctx, mesh.Exchange(), "pricing", "price", "kiwi")
-	fmt.Println(err)
+	var named *happner.Error
+	if errors.As(err, &named) {
+		fmt.Println(named.Name, named.Message)
+	}
 	// Output:
 	// 0.75 <nil>
-	// UnknownItem: no price for kiwi
+	// UnknownItem no price for kiwi
 }

@@ -70,7 +70,7 @@ func (x *Exchange) do(ctx context.Context, o CallOptions) ([]any, error) {
 	c := m.component(o.Component)
 	rng := o.Version
 	if rng == "" && x.from != nil {
-		rng = dependencyRange(x.from.config.Dependencies, o.Component)
+		rng = x.from.deps.Range(o.Component)
 	}
 	if m.wantsRemote(c, rng) {
 		return x.remoteCall(ctx, o, rng)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/happner-go/happner/internal/jsonscan"
 	"github.com/happner-go/happner/internal/version"
+	"github.com/happner-go/happner/webclient"
 )
 
 // Paths of the mesh description records.
@@ -69,6 +71,9 @@ type Mesh struct {
 	stopped      bool
 	// noSchemaPublish stores descriptions without publishing them.
 	noSchemaPublish bool
+	// brokering is set once a component of a cluster member brokers
+	// components ($broker): the description is then brokered.
+	brokering bool
 
 	descMu   sync.Mutex // serialises description writes
 	calls    sync.WaitGroup
@@ -204,7 +209,7 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	if err := m.addElement(ctx, "security", ModuleConfig{Instance: &securityModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
 		return err
 	}
-	if err := m.addElement(ctx, "api", ModuleConfig{Instance: &apiModule{}, Version: Version}, ComponentConfig{AccessLevel: "mesh"}); err != nil {
+	if err := m.addElement(ctx, "api", ModuleConfig{Instance: &apiModule{}, Version: Version}, apiComponentConfig()); err != nil {
 		return err
 	}
 	if err := m.addElement(ctx, "rest", ModuleConfig{Instance: restModule{}, Version: Version}, restComponentConfig()); err != nil {
@@ -405,7 +410,7 @@ func (m *Mesh) Describe() *Description {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	d := &Description{
-		Name: m.domain, Initializing: m.initializing, Brokered: m.cfg.Brokered, SetOptions: m.cfg.SetOptions,
+		Name: m.domain, Initializing: m.initializing, Brokered: m.cfg.Brokered || m.brokering, SetOptions: m.cfg.SetOptions,
 		Components: make(map[string]*ComponentDescription, len(m.components)),
 	}
 	if !m.initializing {
@@ -414,6 +419,17 @@ func (m *Mesh) Describe() *Description {
 		}
 	}
 	return d
+}
+
+// Dependencies returns the dependencies of component: its module's
+// ([ModuleSchema].Dependencies) with its config's merged over them, entry
+// by entry. ok is false when the mesh has no such component.
+func (m *Mesh) Dependencies(component string) (deps Dependencies, ok bool) {
+	c := m.component(component)
+	if c == nil {
+		return Dependencies{}, false
+	}
+	return c.deps, true
 }
 
 func (m *Mesh) component(name string) *component {
@@ -510,6 +526,11 @@ func (m *Mesh) addElement(ctx context.Context, name string, mc ModuleConfig, cc 
 	}
 	m.modules[modName], m.modulesV[modName] = inst, version
 	m.components[name] = c
+	if m.cfg.Remote != nil && len(c.deps.Brokered) > 0 {
+		// other members ignore a broker's components, as happner-cluster's
+		// brokered mesh config makes them
+		m.brokering = true
+	}
 	m.order = append(m.order, name)
 	m.mu.Unlock()
 	m.web.attach(layers)
@@ -761,9 +782,21 @@ func exchangeResponseHook(sessionID, channel, path string) (string, bool) {
 	return path, false
 }
 
-// apiModule is the system api component: api.test and the catch-all
-// answer to requests for unknown components (in Mesh.serve).
+// apiModule is the system api component: api.test, the browser client at
+// /api/client and the catch-all answer to requests for unknown components
+// (in Mesh.serve).
 type apiModule struct{}
+
+// apiComponentConfig mounts the api component's web route: /api/client.
+func apiComponentConfig() ComponentConfig {
+	return ComponentConfig{AccessLevel: "mesh", Web: json.RawMessage(`{"routes":{"client":"client"}}`)}
+}
+
+// Client serves the browser bundle (window.MeshClient, window.Happner);
+// HTTP security leaves /api/client open.
+func (apiModule) Client(w http.ResponseWriter, r *http.Request) {
+	webclient.APIClient().ServeHTTP(w, r)
+}
 
 // Test answers "<message> tested ok".
 func (apiModule) Test(message string) (string, error) { return message + " tested ok", nil }

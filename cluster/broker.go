@@ -59,9 +59,10 @@ type brokerage struct {
 	proxy     *webProxy
 }
 
-// collectBrokered returns the $broker entries of the mesh config's
-// components in component order, failing on a name brokered twice.
-func collectBrokered(cfg happner.Config) ([]brokeredDep, error) {
+// collectBrokered returns the $broker entries of the mesh's components
+// (config and module dependencies alike), in component order, failing on
+// a name brokered twice.
+func collectBrokered(cfg happner.Config, mesh *happner.Mesh) ([]brokeredDep, error) {
 	names := make([]string, 0, len(cfg.Components))
 	seen := map[string]bool{}
 	for _, n := range cfg.ComponentOrder {
@@ -79,15 +80,8 @@ func collectBrokered(cfg happner.Config) ([]brokeredDep, error) {
 	brokers := map[string][]string{}
 	var out []brokeredDep
 	for _, n := range names {
-		section := cfg.Components[n].Dependencies
-		if _, ok := section[BrokerKey]; !ok {
-			continue
-		}
-		_, brokered, err := ParseDependencies(section)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: component %s: %w", n, err)
-		}
-		for _, d := range brokered {
+		deps, _ := mesh.Dependencies(n)
+		for _, d := range deps.BrokeredList() {
 			brokers[d.Component] = append(brokers[d.Component], n)
 			out = append(out, brokeredDep{Dependency: d, broker: n})
 		}

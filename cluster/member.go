@@ -223,15 +223,6 @@ func (m *Member) start(ctx context.Context) error {
 		return err
 	}
 	meshCfg := m.cfg.Config
-	brokered, err := collectBrokered(meshCfg)
-	if err != nil {
-		return err
-	}
-	if len(brokered) > 0 {
-		// other members ignore a broker's components (cluster.md §6.3)
-		meshCfg.Brokered = true
-		m.broker = newBrokerage(m, brokered)
-	}
 	meshCfg.Happn.Store = router
 	meshCfg.Happn.Datastores = nil
 	meshCfg.Happn.Filename = ""
@@ -253,6 +244,15 @@ func (m *Member) start(ctx context.Context) error {
 			}
 		}
 		m.mesh = mesh
+		// the mesh knows each component's dependencies, its module's
+		// included; it marks its description brokered itself
+		brokered, err := collectBrokered(meshCfg, mesh)
+		if err != nil {
+			return err
+		}
+		if len(brokered) > 0 {
+			m.broker = newBrokerage(m, brokered)
+		}
 		return m.join(ctx, meshCfg)
 	}
 	// m.mesh was set by BeforeStart, before any peer could use it

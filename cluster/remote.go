@@ -28,7 +28,6 @@ type remote struct {
 	sid    string // this member's id in callback addresses
 	prefix string // /_exchange/responses/<domain>/
 	seq    atomic.Uint64
-	deps   depCache
 
 	mu      sync.Mutex
 	pending map[string]*pendingCall // by callback address

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/happner-go/happner/errs"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/pathmatch"
 	"github.com/happner-go/happner/query"
@@ -146,7 +147,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	if err := dataPath(req); err != nil {
 		return err
 	}
-	as, nested, err := s.authorizeNested(ctx, sess, req.path, "get", opts)
+	as, nested, under, err := s.authorizeItems(ctx, sess, req.path, "get", opts)
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	if err != nil {
 		return SystemError(err, "DataService")
 	}
-	if nested {
+	if nested || under {
 		recs = s.permittedRecords(ctx, as, recs)
 	}
 	sess.send(listFrame(sess, req, recs, pathOnly))
@@ -217,15 +218,25 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 	if err := dataPath(req); err != nil {
 		return err
 	}
-	// count is authorised as get (happn-3 does not check it at all)
-	if _, err := s.authorize(ctx, sess, req.path, "get", opts); err != nil {
+	// count is authorised as get (happn-3 does not check it at all), and
+	// counts only what the user may get
+	as, _, under, err := s.authorizeItems(ctx, sess, req.path, "get", opts)
+	if err != nil {
 		return err
 	}
 	q, err := parseQuery(req, opts)
 	if err != nil {
 		return err
 	}
-	n, err := s.store.Count(ctx, req.path, q)
+	var n int
+	if under {
+		var recs []*store.Record
+		if recs, err = s.store.Find(ctx, req.path, q); err == nil {
+			n = len(s.permittedRecords(ctx, as, recs))
+		}
+	} else {
+		n, err = s.store.Count(ctx, req.path, q)
+	}
 	if err != nil {
 		return SystemError(err, "DataService")
 	}
@@ -241,6 +252,19 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	as, err := s.authorize(ctx, sess, req.path, "remove", opts)
 	if err != nil {
 		return err
+	}
+	if as != nil {
+		// a wildcard remove that would reach a path where removing is
+		// prohibited is refused as a whole (a prohibition always wins)
+		under, err := s.sec.ProhibitionUnder(ctx, as, req.path, "remove")
+		if err != nil {
+			return err
+		}
+		if under {
+			e := errs.AccessDenied("unauthorized")
+			e.Reason = "removing is prohibited on some of the paths " + req.path + " covers"
+			return e
+		}
 	}
 	q, err := parseQuery(req, opts)
 	if err != nil {

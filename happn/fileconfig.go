@@ -37,6 +37,12 @@ type fileConfig struct {
 					PingInterval *int64 `json:"pingInterval" yaml:"pingInterval"`
 					MaxLength    *int64 `json:"maxLength" yaml:"maxLength"`
 				} `json:"primusOpts" yaml:"primusOpts"`
+				// limits of this project (milliseconds and bytes)
+				MaxPending       *int     `json:"maxPending" yaml:"maxPending"`
+				MaxUnfinished    *int64   `json:"maxUnfinished" yaml:"maxUnfinished"`
+				FrameTimeout     *int64   `json:"frameTimeout" yaml:"frameTimeout"`
+				HandshakeTimeout *int64   `json:"handshakeTimeout" yaml:"handshakeTimeout"`
+				AllowedOrigins   []string `json:"allowedOrigins" yaml:"allowedOrigins"`
 			} `json:"config" yaml:"config"`
 		} `json:"session" yaml:"session"`
 		Publisher struct {
@@ -106,6 +112,20 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 	if p := fc.Services.Session.Config.PrimusOpts; p.MaxLength != nil {
 		cfg.MaxLength = *p.MaxLength
 	}
+	sc := fc.Services.Session.Config
+	if sc.MaxPending != nil {
+		cfg.MaxPending = *sc.MaxPending
+	}
+	if sc.MaxUnfinished != nil {
+		cfg.MaxUnfinished = *sc.MaxUnfinished
+	}
+	if sc.FrameTimeout != nil {
+		cfg.FrameTimeout = time.Duration(*sc.FrameTimeout) * time.Millisecond
+	}
+	if sc.HandshakeTimeout != nil {
+		cfg.HandshakeTimeout = time.Duration(*sc.HandshakeTimeout) * time.Millisecond
+	}
+	cfg.AllowedOrigins = sc.AllowedOrigins
 	if t := fc.Services.Publisher.Config.PublicationOptions.AcknowledgeTimeout; t != nil {
 		cfg.AcknowledgeTimeout = time.Duration(*t) * time.Millisecond
 	}

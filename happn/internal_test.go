@@ -74,4 +74,18 @@ func TestDeliveryFilter(t *testing.T) {
 	if m := meta(c.recvJSON()); m["type"] != "data" {
 		t.Fatalf("matching publication not delivered: %v", m)
 	}
+	if m := meta(c.recvJSON()); m["type"] != "response" {
+		t.Fatalf("after the publication: %v", m)
+	}
+	// a second subscription to the same channel without meta: the session
+	// gets the publication the first one filters out, once
+	c.send(`{"action":"on","eventId":8,"path":"/ALL@/f/*","options":{}}`)
+	c.recv()
+	c.send(`{"action":"set","eventId":9,"path":"/f/a","data":{},"options":{"noStore":true,"meta":{"V":"1"}}}`)
+	if m := meta(c.recvJSON()); m["type"] != "data" {
+		t.Fatalf("publication filtered for one subscription only not delivered: %v", m)
+	}
+	if m := meta(c.recvJSON()); m["type"] != "response" {
+		t.Fatalf("publication delivered twice: %v", m)
+	}
 }

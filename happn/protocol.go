@@ -155,6 +155,10 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 			return
 		}
 	}
+	if err := checkEnvelope(req); err != nil {
+		sess.send(errorFrame(sess, req, err))
+		return
+	}
 	var opts requestOptions
 	if len(req.Options) > 0 && req.Options[0] == '{' {
 		if err := parseOptions(req.Options, &opts); err != nil {
@@ -302,16 +306,15 @@ func (s *Server) configureSession(sess *Session, req *request) error {
 		Version  string `json:"version"`
 		Browser  bool   `json:"browser"`
 	}
-	if len(req.Data) > 0 && req.Data[0] == '{' {
-		if err := json.Unmarshal(req.Data, &d); err != nil {
-			return plainError("invalid configure-session data: %v", err)
-		}
+	if err := decodeData(req.Action, req.Data, &d); err != nil {
+		return err
 	}
 	sess.mu.Lock()
 	if d.Protocol != "" {
 		sess.protocol = d.Protocol
 	}
 	sess.version = d.Version
+	sess.browser = d.Browser
 	if sess.version == "" {
 		sess.version = "unknown"
 	}
@@ -325,6 +328,14 @@ func (s *Server) describe(sess *Session, req *request) error {
 	b := append([]byte(`{"name":`), appendString(nil, s.name)...)
 	b = append(b, `,"secure":`...)
 	b = strconv.AppendBool(b, s.cfg.Secure)
+	sess.mu.Lock()
+	browser := sess.browser
+	sess.mu.Unlock()
+	if browser {
+		// a browser client reads its token from this cookie for useCookie logins
+		b = append(b, `,"cookieName":`...)
+		b = appendString(b, s.cookieName())
+	}
 	b = append(b, '}')
 	sess.send(okFrame(sess, req, b, nil, false))
 	return nil
@@ -334,10 +345,8 @@ func (s *Server) describe(sess *Session, req *request) error {
 // session record.
 func (s *Server) login(ctx context.Context, sess *Session, req *request) error {
 	var d loginData
-	if len(req.Data) > 0 && req.Data[0] == '{' {
-		if err := json.Unmarshal(req.Data, &d); err != nil {
-			return plainError("invalid login data: %v", err)
-		}
+	if err := decodeData(req.Action, req.Data, &d); err != nil {
+		return err
 	}
 	if s.cfg.Secure {
 		return s.secureLogin(ctx, sess, req, &d)

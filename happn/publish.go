@@ -195,17 +195,15 @@ func (s *Server) publish(p *publication) publishResult {
 			res.successful++
 			continue
 		}
-		if seen != nil {
-			k := recipientKey{sub.session, sub.channel}
-			if _, dup := seen[k]; dup {
-				continue
-			}
-			seen[k] = struct{}{}
-		}
 		if len(p.targets) > 0 && !contains(p.targets, sub.session.id) {
 			continue
 		}
-		if sub.nested && !s.permitted(context.Background(), sub.as, p.path, "on") {
+		if seen != nil {
+			if _, dup := seen[recipientKey{sub.session, sub.channel}]; dup {
+				continue
+			}
+		}
+		if (sub.nested || sub.perItem.Load()) && !s.permitted(context.Background(), sub.as, p.path, "on") {
 			continue
 		}
 		if f := s.deliveryFilter; f != nil && len(p.meta) > 0 && len(sub.meta) > 0 {
@@ -215,6 +213,12 @@ func (s *Server) publish(p *publication) publishResult {
 			if !f(view, sub.meta) {
 				continue
 			}
+		}
+		// a session gets one frame per channel, when any of its
+		// subscriptions to the channel accepts the publication (the
+		// client hands it to every listener of the channel)
+		if seen != nil {
+			seen[recipientKey{sub.session, sub.channel}] = struct{}{}
 		}
 		if p.noCluster && sub.session.isPeer() {
 			res.skipped++

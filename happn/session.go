@@ -40,6 +40,7 @@ type Session struct {
 	mu        sync.Mutex
 	protocol  string // "happn" until configure-session
 	version   string
+	browser   bool // configure-session said the client runs in a browser
 	info      json.RawMessage
 	loggedIn  bool
 	user      *SessionUser

@@ -135,3 +135,48 @@ func SplitChannel(channel string) (action, path string, ok bool) {
 	}
 	return action, channel[at+1:], true
 }
+
+// Overlap reports whether some string matches both glob patterns a and b
+// (see [Glob]). A request on a wildcard path uses it to find the
+// permission patterns that may apply to part of what the request covers.
+func Overlap(a, b string) bool {
+	// Breadth-first search over pairs of positions in a and b: a '*' may
+	// be skipped, or consume a character that the other pattern consumes
+	// too (its own literal, or anything when both are at a '*').
+	w := len(b) + 1
+	seen := make([]bool, (len(a)+1)*w)
+	queue := []int{0}
+	seen[0] = true
+	push := func(i, j int) {
+		if k := i*w + j; !seen[k] {
+			seen[k] = true
+			queue = append(queue, k)
+		}
+	}
+	for len(queue) > 0 {
+		k := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		i, j := k/w, k%w
+		if i == len(a) && j == len(b) {
+			return true
+		}
+		starA := i < len(a) && a[i] == '*'
+		starB := j < len(b) && b[j] == '*'
+		if starA {
+			push(i+1, j)
+		}
+		if starB {
+			push(i, j+1)
+		}
+		switch {
+		case i == len(a) || j == len(b):
+		case starA && !starB:
+			push(i, j+1) // a's star consumes b's literal
+		case starB && !starA:
+			push(i+1, j)
+		case !starA && a[i] == b[j]:
+			push(i+1, j+1)
+		}
+	}
+	return false
+}

@@ -133,6 +133,18 @@ func (ps *permSet) decide(path string, bit uint16) bool {
 	return allow&need != 0
 }
 
+// denies reports whether a prohibition of action bit may apply to some
+// path that the wildcard pattern covers.
+func (ps *permSet) denies(pattern string, bit uint16) bool {
+	for i := range ps.entries {
+		e := &ps.entries[i]
+		if e.deny&bit != 0 && pathmatch.Overlap(pattern, e.pattern) {
+			return true
+		}
+	}
+	return false
+}
+
 type compiledLookup struct {
 	re    *regexp.Regexp
 	bits  uint16

@@ -88,8 +88,11 @@ type Service struct {
 	nonceMu sync.Mutex
 	nonces  map[string]nonceEntry
 
-	lockMu   sync.Mutex
-	lockouts map[string]lockEntry
+	lockMu          sync.Mutex
+	lockouts        map[string]lockEntry // failures of existing users
+	unknownLockouts map[string]lockEntry // failures under names that are not users (bounded)
+	dummyOnce       sync.Once
+	dummy           string // see dummyHash
 
 	lisMu     sync.Mutex
 	listeners map[int]func(Change)
@@ -111,19 +114,20 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Service{
-		st:        st,
-		cfg:       cfg,
-		now:       time.Now,
-		users:     map[string]*userEntry{},
-		groups:    map[string]*groupEntry{},
-		permSets:  map[string]*permSet{},
-		tables:    map[string][]string{},
-		behalf:    map[string]*Session{},
-		sessions:  map[string]*sessState{},
-		revoked:   map[string]RevokedToken{},
-		nonces:    map[string]nonceEntry{},
-		lockouts:  map[string]lockEntry{},
-		listeners: map[int]func(Change){},
+		st:              st,
+		cfg:             cfg,
+		now:             time.Now,
+		users:           map[string]*userEntry{},
+		groups:          map[string]*groupEntry{},
+		permSets:        map[string]*permSet{},
+		tables:          map[string][]string{},
+		behalf:          map[string]*Session{},
+		sessions:        map[string]*sessState{},
+		revoked:         map[string]RevokedToken{},
+		nonces:          map[string]nonceEntry{},
+		lockouts:        map[string]lockEntry{},
+		unknownLockouts: map[string]lockEntry{},
+		listeners:       map[int]func(Change){},
 	}
 	var err error
 	if s.profiles, err = compileProfiles(cfg.Profiles); err != nil {
