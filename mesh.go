@@ -94,19 +94,19 @@ func Create(ctx context.Context, cfg Config) (*Mesh, error) {
 		return nil, err
 	}
 	if err := m.initialize(ctx); err != nil {
-		m.log.Error("happner: failure starting up", "err", err)
+		m.log.Debug("happner: failure starting up (returned to the caller)", "err", err)
 		_ = m.Stop(context.Background())
 		return nil, err
 	}
 	if m.cfg.BeforeStart != nil {
 		if err := m.cfg.BeforeStart(ctx, m); err != nil {
-			m.log.Error("happner: failure starting up", "err", err)
+			m.log.Debug("happner: failure starting up (returned to the caller)", "err", err)
 			_ = m.Stop(context.Background())
 			return nil, err
 		}
 	}
 	if err := m.start(ctx); err != nil {
-		m.log.Error("happner: failure starting up", "err", err)
+		m.log.Debug("happner: failure starting up (returned to the caller)", "err", err)
 		_ = m.Stop(context.Background())
 		return nil, err
 	}

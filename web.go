@@ -1,6 +1,7 @@
 package happner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -463,4 +464,34 @@ func (m *Mesh) webOrigin(r *http.Request) *Origin {
 		return nil
 	}
 	return o
+}
+
+// objectKeys returns the keys of the top-level object member key, in
+// document order.
+func objectKeys(data []byte, key string) ([]string, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, err
+	}
+	raw, ok := top[key]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("%s must be an object", key)
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, t.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }

@@ -276,3 +276,15 @@ func (i *implementors) discovered(component, method string) (comp, meth bool) {
 	ms, ok := i.known[component]
 	return ok, ms[method]
 }
+
+// versions returns the components a peer's description lists, with their
+// versions; nil while the description is unknown.
+func (i *implementors) versions(peer string) map[string]string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	pd := i.peers[peer]
+	if pd == nil {
+		return nil
+	}
+	return componentVersions(pd.desc)
+}

@@ -93,7 +93,7 @@ func Create(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, err
 	}
 	if err := m.start(ctx); err != nil {
-		m.log.Error("cluster: member failed to start", "member", m.self.Name, "err", err)
+		m.log.Debug("cluster: member failed to start (returned to the caller)", "member", m.self.Name, "err", err)
 		_ = m.Stop(context.Background())
 		return nil, err
 	}
@@ -288,8 +288,14 @@ func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 		return err
 	}
 	host := m.mc.Host
-	if host == "" {
-		host = advertisedHost(meshCfg.Happn.Host)
+	if isWildcard(host) {
+		host = meshCfg.Happn.Host
+	}
+	if isWildcard(host) {
+		host = m.mc.AdvertiseHost
+	}
+	if isWildcard(host) {
+		host = routableAddress()
 	}
 	scheme := "http"
 	if meshCfg.Happn.Transport.Mode == "https" {
@@ -645,18 +651,38 @@ func addrPort(addr string) (int, error) {
 	return port, nil
 }
 
-// advertisedHost is the host other members reach a server bound to bind at.
-func advertisedHost(bind string) string {
-	if bind != "" && bind != "0.0.0.0" && bind != "::" && bind != "[::]" {
-		return bind
+// isWildcard reports whether host is an address that listens everywhere.
+func isWildcard(host string) bool {
+	switch host {
+	case "0.0.0.0", "::", "[::]", "":
+		return true
 	}
+	return false
+}
+
+// routableAddress is the host's first non-loopback address, IPv4 first
+// (127.0.0.1 when there is none): what other members can reach a member
+// that listens on a wildcard address at.
+func routableAddress() string {
 	addrs, err := net.InterfaceAddrs()
-	if err == nil {
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
-				return ipn.IP.String()
-			}
+	if err != nil {
+		return "127.0.0.1"
+	}
+	var v6 string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() || ipn.IP.IsUnspecified() {
+			continue
 		}
+		if ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+		if v6 == "" {
+			v6 = ipn.IP.String()
+		}
+	}
+	if v6 != "" {
+		return v6
 	}
 	return "127.0.0.1"
 }

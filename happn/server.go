@@ -120,6 +120,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("happn: starting security: %w", err)
 	}
 	s.sec = sec
+	if cfg.Secure {
+		if def, err := sec.AdminHasDefaultPassword(context.Background()); err == nil && def {
+			s.log.Warn("happn: the admin user _ADMIN still has the default password: set services.security.config.adminUser.password before the first start, or change it")
+		}
+	}
 	s.sec.OnChange(s.securityChanged)
 	s.routes()
 	return s, nil

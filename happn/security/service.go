@@ -343,3 +343,13 @@ func (s *Service) enqueue(c Change) {
 }
 
 func (s *Service) nowMs() int64 { return s.now().UnixMilli() }
+
+// AdminHasDefaultPassword reports whether _ADMIN's stored password is still
+// happn's default ("happn"), which anyone who knows happn can log in with.
+func (s *Service) AdminHasDefaultPassword(ctx context.Context) (bool, error) {
+	ue, err := s.loadUser(ctx, AdminUser)
+	if err != nil || ue == nil || ue.hash == "" {
+		return false, err
+	}
+	return VerifyPassword(DefaultAdminPassword, ue.hash)
+}
