@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,5 +188,36 @@ func TestPositionalArgumentsAreChecked(t *testing.T) {
 		if r := run(t, args...); r.code != ExitUsage || r.stdout != "" {
 			t.Errorf("%v: %+v", args, r)
 		}
+	}
+}
+
+// TestAllowedOriginsFlag: --allowed-origins lets a foreign page open a
+// websocket that carries the session cookie; without it the node refuses.
+func TestAllowedOriginsFlag(t *testing.T) {
+	handshake := func(addr, origin string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/primus?_primuscb=t", nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Cookie", "happn_token=x.y.z")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	n := startNode(t, "serve", "--secure", "--host", "127.0.0.1", "--port", "0")
+	if code := handshake(n.addr, "https://app.example"); code != http.StatusForbidden {
+		t.Fatalf("a foreign origin with the cookie got %d, want 403", code)
+	}
+	n = startNode(t, "serve", "--secure", "--host", "127.0.0.1", "--port", "0", "--allowed-origins", "https://app.example")
+	if code := handshake(n.addr, "https://app.example"); code != http.StatusSwitchingProtocols {
+		t.Fatalf("an allowed origin got %d, want 101", code)
+	}
+	if code := handshake(n.addr, "https://other.example"); code != http.StatusForbidden {
+		t.Fatalf("another origin got %d, want 403", code)
 	}
 }

@@ -24,8 +24,9 @@ const stopTimeout = 10 * time.Second
 // nodeFlags are the flags of serve and member.
 type nodeFlags struct {
 	configFlags
-	logLevel  string
-	pprofAddr string
+	logLevel       string
+	pprofAddr      string
+	allowedOrigins []string
 }
 
 func (f *nodeFlags) register(fl *pflag.FlagSet, configHelp string) {
@@ -35,6 +36,14 @@ func (f *nodeFlags) register(fl *pflag.FlagSet, configHelp string) {
 	fl.StringVar(&f.adminPasswordFile, "admin-password-file", "", "read the password of _ADMIN (when first created) from this file")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060")
+	fl.StringSliceVar(&f.allowedOrigins, "allowed-origins", nil, "browser origins (https://app.example, or *) allowed to open a websocket carrying the session cookie (default: the node's own host name)")
+}
+
+// applyHappn applies the flags every node has to its happn config.
+func (f *nodeFlags) applyHappn(flags *pflag.FlagSet, cfg *happn.Config) {
+	if flags.Changed("allowed-origins") {
+		cfg.AllowedOrigins = f.allowedOrigins
+	}
 }
 
 func (f *nodeFlags) logger(e *env) (*slog.Logger, error) {
@@ -154,6 +163,7 @@ func (f *serveFlags) applyFlags(flags *pflag.FlagSet, cfg *happn.Config) error {
 	if f.pingInterval > 0 {
 		cfg.PingInterval = f.pingInterval
 	}
+	f.applyHappn(flags, cfg)
 	pw, err := f.adminPasswordOverride()
 	if err != nil {
 		return err
@@ -253,13 +263,14 @@ A happn or happner config without the membership service is refused: run it with
 Prints "happner member NAME listening on HOST:PORT" once its client port is open, and
 leaves the cluster cleanly on SIGINT or SIGTERM.`,
 		Args: noArgs,
-		RunE: e.run(func(cmd *cobra.Command, _ []string) error { return e.member(cmd.Context(), &f) }),
+		RunE: e.run(func(cmd *cobra.Command, _ []string) error { return e.member(cmd, &f) }),
 	}
 	f.register(cmd.Flags(), "happner-cluster config file (JSON or YAML)")
 	return cmd
 }
 
-func (e *env) member(ctx context.Context, f *nodeFlags) error {
+func (e *env) member(cmd *cobra.Command, f *nodeFlags) error {
+	ctx := cmd.Context()
 	log, err := f.logger(e)
 	if err != nil {
 		return err
@@ -286,6 +297,7 @@ func (e *env) member(ctx context.Context, f *nodeFlags) error {
 		return err
 	}
 	applyAdminPassword(&cfg.Happn, pw)
+	f.applyHappn(cmd.Flags(), &cfg.Happn)
 	cfg.Registry = e.reg
 	cfg.Logger = log
 	cfg.Happn.Logger = log
