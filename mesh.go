@@ -715,7 +715,25 @@ func (m *Mesh) onRequest(p *happn.Publication) {
 		call.origin = &req.Origin
 	}
 	m.calls.Add(1)
+	if p.Inline && req.CallbackPeer == "" && m.inlineable(call.component, call.method) {
+		// the request came alone on its connection and the method is
+		// quick: run it here, so that its reply shares the request's write
+		call.run()
+		p.Handled()
+		return
+	}
 	m.workers.run(call)
+}
+
+// inlineable reports whether a method has been quick enough to run on the
+// reader of the connection its request came on (see method.inlineable).
+func (m *Mesh) inlineable(component, method string) bool {
+	c := m.component(component)
+	if c == nil {
+		return false
+	}
+	meth := c.methods[method]
+	return meth != nil && meth.inlineable()
 }
 
 // exchangeCall is one exchange request on its way to a worker: everything
@@ -788,7 +806,10 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 	if meth.wantsHappn() {
 		h = m.newHappn(ctx, c, origin)
 	}
-	return meth.invoke(ctx, h, c.log, args)
+	start := time.Now()
+	res := meth.invoke(ctx, h, c.log, args)
+	meth.record(time.Since(start))
+	return res
 }
 
 // versionSatisfies is happner's coercedSatisfies: the component version,

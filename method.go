@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -42,6 +44,40 @@ type method struct {
 	schema   MethodSchema
 	// dyn runs a DynamicModule's method instead of fn.
 	dyn func(ctx context.Context, h *Happn, args []any) ([]any, error)
+	// fastRuns counts the calls in a row that took less than inlineBudget;
+	// a slower call sets it far below zero (see inlineable).
+	fastRuns atomic.Int32
+}
+
+// inlineBudget is how long a method may take to be run on the reader of
+// the connection its request came on, instead of on a worker.
+const inlineBudget = 250 * time.Microsecond
+
+// Calls of a method run on a worker until it has been fast inlineAfter
+// times in a row; a call slower than inlineBudget sends it back to the
+// workers until it has been fast slowPenalty+inlineAfter times in a row (a
+// method that blocks now and then rarely qualifies; one that was merely
+// preempted on a busy machine soon does again).
+const (
+	inlineAfter = 16
+	slowPenalty = 64
+)
+
+// inlineable reports whether the method has been quick enough to run on a
+// connection's reader: its request's reply then leaves in the same write
+// as the request's acknowledgement, with no other goroutine woken. A method
+// that blocks (I/O, calls to other members) soon stops qualifying, so that
+// it cannot hold up its caller's connection.
+func (m *method) inlineable() bool { return m.fastRuns.Load() >= inlineAfter }
+
+// record notes how long a call took.
+func (m *method) record(d time.Duration) {
+	switch {
+	case d > inlineBudget:
+		m.fastRuns.Store(-slowPenalty)
+	case m.fastRuns.Load() < inlineAfter:
+		m.fastRuns.Add(1)
+	}
 }
 
 // wireName is a Go method name as JS clients type it: Record → record.

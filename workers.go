@@ -23,6 +23,7 @@ type workers struct {
 	done    chan struct{}
 	idle    atomic.Int32
 	maxIdle int32
+	started atomic.Int64 // tasks handed to workers
 }
 
 func newWorkers(maxIdle int) *workers {
@@ -31,6 +32,7 @@ func newWorkers(maxIdle int) *workers {
 
 // run runs t on an idle worker, or on a new one.
 func (w *workers) run(t task) {
+	w.started.Add(1)
 	select {
 	case w.tasks <- t: // an idle worker was waiting
 	default:

@@ -62,7 +62,8 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 		data:    rec.Data,
 		rawData: raw,
 		created: rec.Created, modified: rec.Modified,
-		as: as,
+		as:         as,
+		readerIdle: sess.readerIdle(),
 	}
 	kind := replyItem
 	if opts.NoDataResponse {

@@ -44,12 +44,25 @@ type Publication struct {
 	Consistency int
 	// Peer reports that the publisher is a cluster member's session.
 	Peer bool
+	// Inline reports that the publication comes from a request of a
+	// client connection whose reader has nothing else to read: a
+	// subscriber may do quick work right here, on that reader, and a reply
+	// it publishes to the same client then leaves in the same write as the
+	// request's own reply. A subscriber that did so calls Handled.
+	Inline bool
+
+	handled bool
 
 	// what the id is made of, when asked for (see PublicationID)
 	id      string
 	eventID json.RawMessage
 	seq     uint64
 }
+
+// Handled tells the server that the subscriber did its work during the
+// call, on the publisher's goroutine (see Inline): the reader then writes
+// at once instead of giving a worker a moment to answer first.
+func (v *Publication) Handled() { v.handled = true }
 
 // PublicationID returns the publication's id, "<session id>-<event id>".
 func (v *Publication) PublicationID() string {
@@ -200,6 +213,7 @@ func publicationView(v *Publication, p *publication) *Publication {
 		Consistency: p.consistency,
 		Origin:      p.eventOrigin(),
 		Peer:        p.publisher.isPeer(),
+		Inline:      p.readerIdle,
 		id:          p.id,
 		eventID:     p.eventID,
 		seq:         p.seq,

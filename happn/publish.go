@@ -32,6 +32,7 @@ type publication struct {
 	origin      *Origin           // an explicit eventOrigin (Server.Publish)
 	publisherID string            // an explicit publisher session id (Server.Publish)
 	inline      bool              // write to idle connections on this goroutine
+	readerIdle  bool              // made on its client's reader, which has nothing else to read
 }
 
 // publicationID returns the publication's id, making it on first use (a
@@ -274,8 +275,9 @@ func (s *Server) publish(p *publication) publishResult {
 			if view == nil {
 				view = publicationView(s.views.Get().(*Publication), p)
 			}
+			view.handled = false
 			sub.deliver(view)
-			if p.publisher != s.internal && p.publisherID == "" && !p.publisher.local {
+			if !view.handled && p.publisher != s.internal && p.publisherID == "" && !p.publisher.local {
 				p.publisher.handedOff = true
 			}
 			res.successful++
