@@ -16,6 +16,10 @@
 // with a near name when one exists, and every key of a feature that is not
 // implemented (a field of type [Unsupported]); [Document.Strict] turns them
 // into an error.
+//
+// [KnownKeys] lists every key a reader (a config package's DecodeConfig)
+// has a place for, found by decoding probe documents: what a reference
+// page must document (docs/configuration.md is checked against it).
 package configfile
 
 import (

@@ -47,3 +47,32 @@ func ExampleSection_Decode() {
 	// Output:
 	// server.json:1:10: port: expected a whole number, found the string "fast"
 }
+
+// KnownKeys lists every key a config reader has a place for: what a
+// reference page must document, and what a file may have without a
+// warning.
+func ExampleKnownKeys() {
+	type component struct {
+		Version string `json:"version"`
+	}
+	type file struct {
+		Port       int                    `json:"port"`
+		Components map[string]component   `json:"components"`
+		Plugins    configfile.Unsupported `json:"plugins" unsupported:"plugins are not implemented"`
+	}
+	decode := func(s configfile.Section) (file, error) {
+		var f file
+		return f, s.Decode(&f)
+	}
+	for _, k := range configfile.KnownKeys(decode) {
+		if k.Unsupported != "" {
+			fmt.Printf("%s (%s)\n", k.Path, k.Unsupported)
+			continue
+		}
+		fmt.Println(k.Path)
+	}
+	// Output:
+	// components.<name>.version
+	// plugins (plugins are not implemented)
+	// port
+}
