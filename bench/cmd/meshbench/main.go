@@ -33,12 +33,12 @@ var scenarioNames = []string{"rpc-seq", "rpc-pipe"}
 // config is the parsed command line.
 type config struct {
 	cli.Target
-	duration  time.Duration
-	depth     int
+	duration   time.Duration
+	depth      int
 	serverPIDs pidList
-	label     string
-	component string
-	method    string
+	label      string
+	component  string
+	method     string
 }
 
 func main() {
