@@ -27,6 +27,6 @@ require (
 require (
 	github.com/Masterminds/semver/v3 v3.4.0
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/spf13/pflag v1.0.10 // indirect
+	github.com/spf13/pflag v1.0.10
 	golang.org/x/sys v0.45.0 // indirect
 )

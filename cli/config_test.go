@@ -73,6 +73,18 @@ func TestAFileRunsAsWhatItIs(t *testing.T) {
 	if r := run(t, "call", "calc", "add", "2", "3", "--url", n.url); r.code != ExitOK || strings.TrimSpace(r.stdout) != "5" {
 		t.Fatalf("call on the mesh: %+v", r)
 	}
+	// deferListen: nothing else in the process can tell the mesh to
+	// listen, so serve does once the components have started
+	deferred := writeFile(t, "deferred.yaml", "name: later
+deferListen: true
+happn: {host: 127.0.0.1, port: 0}
+modules: {calc: {}}
+components: {calc: {}}
+")
+	n = startNode(t, "serve", "--config", deferred)
+	if r := run(t, "call", "calc", "add", "2", "3", "--url", n.url); r.code != ExitOK || strings.TrimSpace(r.stdout) != "5" {
+		t.Fatalf("call on a deferListen mesh (%q): %+v", n.out.String(), r)
+	}
 }
 
 func TestSyntaxAndTypeErrorsArePrintedOnceWithTheirPosition(t *testing.T) {

@@ -246,6 +246,14 @@ func (e *env) serveMesh(ctx context.Context, f *nodeFlags, cfg happner.Config, l
 		if err != nil {
 			return "", nil, err
 		}
+		if cfg.DeferListen {
+			// nothing else in this process will tell the mesh to listen:
+			// it listens once its components have started
+			if err := m.Listen(ctx); err != nil {
+				_ = m.Stop(context.Background())
+				return "", nil, err
+			}
+		}
 		return fmt.Sprintf("happner mesh %s listening on %s", m.Name(), m.Addr()), m.Stop, nil
 	})
 }
