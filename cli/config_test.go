@@ -75,12 +75,7 @@ func TestAFileRunsAsWhatItIs(t *testing.T) {
 	}
 	// deferListen: nothing else in the process can tell the mesh to
 	// listen, so serve does once the components have started
-	deferred := writeFile(t, "deferred.yaml", "name: later
-deferListen: true
-happn: {host: 127.0.0.1, port: 0}
-modules: {calc: {}}
-components: {calc: {}}
-")
+	deferred := writeFile(t, "deferred.yaml", "name: later\ndeferListen: true\nhappn: {host: 127.0.0.1, port: 0}\nmodules: {calc: {}}\ncomponents: {calc: {}}\n")
 	n = startNode(t, "serve", "--config", deferred)
 	if r := run(t, "call", "calc", "add", "2", "3", "--url", n.url); r.code != ExitOK || strings.TrimSpace(r.stdout) != "5" {
 		t.Fatalf("call on a deferListen mesh (%q): %+v", n.out.String(), r)
