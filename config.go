@@ -253,6 +253,7 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("happner: %w", err)
 	}
+	hs.Child("name").Unused("the mesh (and its happn server) is named by the top-level name")
 	var ex happnExtras
 	if err := hs.Decode(&ex); err != nil {
 		return Config{}, fmt.Errorf("happner: reading config: %w", err)

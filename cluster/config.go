@@ -285,6 +285,14 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 	if !s.Child("happn").Has("port") {
 		mc.Happn.Port = 0
 	}
+	// keys a mesh reads that a member sets itself
+	hs := s.Child("happn")
+	const ownStore = "a member keeps its data in the shared datastores (happn.services.data.config.datastores)"
+	hs.Child("filename").Unused(ownStore)
+	hs.Child("services").Child("data").Child("config").Child("filename").Unused(ownStore)
+	hs.Child("services").Child("data").Child("config").Child("dbfile").Unused(ownStore)
+	s.Child("listenFirst").Unused("a member listens on its internal port first and opens its client port once stable")
+	s.Child("deferListen").Unused("a member opens its client port once stable (see cluster.dependenciesSatisfiedDeferListen)")
 	cfg := Config{Config: mc}
 	if fc.Cluster.RequestTimeout != nil {
 		cfg.Cluster.RequestTimeout = ms(*fc.Cluster.RequestTimeout)

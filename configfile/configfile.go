@@ -258,6 +258,16 @@ func (s Section) Child(key string) Section {
 	return child
 }
 
+// Unused reports the section's key, when the file has it, as one that does
+// nothing here, with the reason (a key that is valid in other kinds of
+// file, such as happn.filename in a cluster member's config).
+func (s Section) Unused(reason string) {
+	if s.n != nil {
+		s.n.markAll()
+		s.n.unsupported = reason
+	}
+}
+
 // Has reports whether the section has the nested key path (Has("happn",
 // "services", "membership")), without making any key known.
 func (s Section) Has(keys ...string) bool {
