@@ -13,7 +13,7 @@ import (
 	"github.com/happner-go/happner/happn"
 )
 
-// Config configures a mesh, in the shape of a happner-2 config (mesh.md §1).
+// Config configures a mesh, in the shape of a happner-2 config.
 type Config struct {
 	// Name is the mesh (and happn server) name.
 	Name string
@@ -34,7 +34,7 @@ type Config struct {
 	// listed follow in name order.
 	ComponentOrder []string
 	// Web is the web section: routes ({"/mount": "component/route"}) and
-	// middleware ([{"component", "methods"}]) (mesh.md §7.2-7.3).
+	// middleware ([{"component", "methods"}]).
 	Web json.RawMessage
 	// WebFuncs are the Go functions of the web section: global middleware
 	// and root routes, mounted before Web's entries and the components.
@@ -126,7 +126,7 @@ type ComponentConfig struct {
 	// Web holds {"routes": {route: "method" | ["mw1", "mw2"]}}: methods of
 	// the module with a web signature (see [Middleware]) or "static"
 	// ([StaticFS]), mounted at /<mesh>/<component>/<route> and
-	// /<component>/<route> (mesh.md §7.1).
+	// /<component>/<route>.
 	Web json.RawMessage `json:"web,omitempty"`
 	// Dependencies are the components this component uses from the
 	// cluster, by name, and under BrokerKey ("$broker") the components it

@@ -85,7 +85,7 @@ type Mesh struct {
 	modulesV map[string]string
 }
 
-// Create builds and starts a mesh (mesh.md §9): the data layer, the
+// Create builds and starts a mesh: the data layer, the
 // components, their init and start methods, then it listens (unless
 // DeferListen). On failure everything started is stopped again.
 func Create(ctx context.Context, cfg Config) (*Mesh, error) {
@@ -138,7 +138,8 @@ func newMesh(cfg Config) (*Mesh, error) {
 	return m, nil
 }
 
-// initialize runs mesh.md §9.2 steps 1-10.
+// initialize runs happner-2's startup steps up to the components' start:
+// data layer, system components, modules, components, description.
 func (m *Mesh) initialize(ctx context.Context) error {
 	hc := m.cfg.Happn
 	hc.Name = m.cfg.Name
@@ -774,7 +775,7 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) 
 	}
 	if req.CallbackPeer != "" && m.cfg.Remote != nil {
 		// a request from another cluster member: the reply goes back
-		// through that member's connection (cluster.md §6.5)
+		// through that member's connection
 		if err := m.cfg.Remote.RemoteReply(ctx, req.CallbackPeer, req.CallbackAddress, payload); err != nil {
 			m.log.Warn("happner: publishing reply failed", "address", req.CallbackAddress, "peer", req.CallbackPeer, "err", err)
 		}
@@ -816,11 +817,11 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 // coerced to semver, satisfies the range.
 func versionSatisfies(ver, rng string) bool { return version.Satisfies(ver, rng) }
 
-// exchangeResponseHook keeps exchange replies private (mesh.md §1.2,
-// wire-protocol.md §6.2): a subscription to another session's responses is
-// refused (with a success reply), and happner-client's insecure
-// 6-segment subscription /_exchange/responses/<SID>/* is widened to the
-// 8-segment callback addresses, keeping the channel the client sent.
+// exchangeResponseHook keeps exchange replies private: a subscription to
+// another session's responses is refused (with a success reply), and happner-
+// client's insecure 6-segment subscription /_exchange/responses/<SID>/* is
+// widened to the 8-segment callback addresses, keeping the channel the client
+// sent.
 func exchangeResponseHook(sessionID, channel, path string) (string, bool) {
 	if !strings.Contains(path, "/_exchange/responses") {
 		return path, false

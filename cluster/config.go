@@ -12,8 +12,8 @@ import (
 	"github.com/happner-go/happner/store"
 )
 
-// Defaults of the membership options (cluster.md Appendix A, variant 2, and
-// the seed README).
+// Defaults of the membership options (happner-cluster's database
+// registry, as its README configures it).
 const (
 	DefaultClusterName             = "happn-cluster"
 	DefaultServiceName             = "default-service"

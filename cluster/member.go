@@ -24,7 +24,7 @@ import (
 
 // OwnSchemaPatterns are the paths kept in each member's own datastore
 // rather than the shared one, so that members never overwrite each other's
-// mesh description and server name (cluster.md §5).
+// mesh description and server name.
 var OwnSchemaPatterns = []string{"/mesh/schema/*", "/_SYSTEM/_NETWORK/_SETTINGS/NAME"}
 
 // HealthPath is the member's health endpoint (JSON; 200 when stable, 503
@@ -81,8 +81,7 @@ type Member struct {
 	broker *brokerage // components brokered with $broker; nil without
 }
 
-// Create starts a cluster member (cluster.md §0, DESIGN.md "a member
-// joining"): the mesh listens on its internal port first, the member pulses
+// Create starts a cluster member: the mesh listens on its internal port first, the member pulses
 // its record, waits until the configured dependencies are present (failing
 // after DiscoverTimeout), connects to every other member and waits until
 // each is connected both ways, then opens the client port. It returns once
@@ -233,7 +232,7 @@ func (m *Member) start(ctx context.Context) error {
 		meshCfg.Happn.Host = "0.0.0.0"
 	}
 	// The member joins the cluster once its components exist and before
-	// they start (cluster.md §0), so that start methods can wait for their
+	// they start, so that start methods can wait for their
 	// dependencies on other members (§6.8).
 	meshCfg.Remote = m
 	userBefore := meshCfg.BeforeStart

@@ -15,7 +15,7 @@ import (
 	"github.com/happner-go/happner/internal/jsonscan"
 )
 
-// request is a client → server message (wire-protocol.md §2.1).
+// request is a client → server message.
 type request struct {
 	Action    string          `json:"action"`
 	EventID   json.RawMessage `json:"eventId"`

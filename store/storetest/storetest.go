@@ -5,7 +5,7 @@
 //		storetest.Run(t, func(t *testing.T) store.Store { return memory.New() })
 //	}
 //
-// The suite checks happn's data semantics (happn.md §2.1-2.4, §2.8, §2.9):
+// The suite checks happn's data semantics:
 // writes and timestamps, merge, increment, wildcard patterns that cross '/',
 // paths that are never normalised, the default order, criteria with sort,
 // skip, limit and projection, count, remove, concurrent writers and context

@@ -1,6 +1,6 @@
 // Command meshbench is a mesh RPC load generator for happner meshes (the Go
 // mesh and the reference npm happner-2 mesh). It speaks happner's exchange
-// wire like the npm MeshClient (wire-protocol.md §6): it logs in, reads
+// wire like the npm MeshClient: it logs in, reads
 // `/mesh/schema/*`, subscribes to its response addresses and calls
 // component methods with `set`s on `/_exchange/requests/<domain>/<comp>/<method>`
 // carrying a callbackAddress. It prints one JSON object per scenario on
