@@ -55,6 +55,13 @@ type Config struct {
 	AuthorityDelegationOn bool
 	// DirectResponses publishes replies only to the calling session.
 	DirectResponses bool
+	// InlineCallBudget is how quick a method must have shown itself to be
+	// for a call that arrives alone on its connection to run on that
+	// connection's reader (its reply then shares the request's write, and
+	// no other goroutine is woken); default 250µs. A method must stay under
+	// it 16 calls in a row; a slower call sends it back to the worker
+	// goroutines for the next 80. Negative: every call runs on a worker.
+	InlineCallBudget time.Duration
 	// Remote reaches components on other cluster members (set by the
 	// cluster package); nil: only this mesh's components exist.
 	Remote Remote

@@ -46,7 +46,9 @@ func TestQuickMethodsRunOnTheReader(t *testing.T) {
 	p := &paced{}
 	reg := happner.NewRegistry()
 	reg.RegisterValue("paced", p)
-	m := startMesh(t, happner.Config{Name: "inline", Registry: reg, Logger: quietLogger(),
+	// a budget no quick call misses on a busy machine, far below the slow
+	// call's second
+	m := startMesh(t, happner.Config{Name: "inline", Registry: reg, Logger: quietLogger(), InlineCallBudget: 100 * time.Millisecond,
 		Happn:      happn.Config{Host: "127.0.0.1", Logger: quietLogger()},
 		Components: map[string]happner.ComponentConfig{"paced": {}}})
 	mc := login(t, m, meshclient.Options{})

@@ -124,6 +124,9 @@ func newMesh(cfg Config) (*Mesh, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultStartTimeout
 	}
+	if cfg.InlineCallBudget == 0 {
+		cfg.InlineCallBudget = defaultInlineBudget
+	}
 	for name := range cfg.Components {
 		if name == "" || strings.ContainsAny(name, "/*@") {
 			return nil, fmt.Errorf("happner: bad component name %q", name)
@@ -716,7 +719,7 @@ func (m *Mesh) onRequest(p *happn.Publication) {
 		call.origin = &req.Origin
 	}
 	m.calls.Add(1)
-	if p.Inline && req.CallbackPeer == "" && m.inlineable(call.component, call.method) {
+	if p.Inline && req.CallbackPeer == "" && m.cfg.InlineCallBudget > 0 && m.inlineable(call.component, call.method) {
 		// the request came alone on its connection and the method is
 		// quick: run it here, so that its reply shares the request's write
 		call.run()
@@ -809,7 +812,7 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 	}
 	start := time.Now()
 	res := meth.invoke(ctx, h, c.log, args)
-	meth.record(time.Since(start))
+	meth.record(time.Since(start), m.cfg.InlineCallBudget)
 	return res
 }
 

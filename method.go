@@ -49,12 +49,12 @@ type method struct {
 	fastRuns atomic.Int32
 }
 
-// inlineBudget is how long a method may take to be run on the reader of
-// the connection its request came on, instead of on a worker.
-const inlineBudget = 250 * time.Microsecond
+// defaultInlineBudget is how long a method may take to be run on the
+// reader of the connection its request came on (Config.InlineCallBudget).
+const defaultInlineBudget = 250 * time.Microsecond
 
 // Calls of a method run on a worker until it has been fast inlineAfter
-// times in a row; a call slower than inlineBudget sends it back to the
+// times in a row; a call slower than the budget sends it back to the
 // workers until it has been fast slowPenalty+inlineAfter times in a row (a
 // method that blocks now and then rarely qualifies; one that was merely
 // preempted on a busy machine soon does again).
@@ -70,10 +70,10 @@ const (
 // it cannot hold up its caller's connection.
 func (m *method) inlineable() bool { return m.fastRuns.Load() >= inlineAfter }
 
-// record notes how long a call took.
-func (m *method) record(d time.Duration) {
+// record notes how long a call took, against the mesh's budget.
+func (m *method) record(d, budget time.Duration) {
 	switch {
-	case d > inlineBudget:
+	case d > budget:
 		m.fastRuns.Store(-slowPenalty)
 	case m.fastRuns.Load() < inlineAfter:
 		m.fastRuns.Add(1)
