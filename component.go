@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"reflect"
 	"sort"
+	"strings"
+	"sync"
 )
 
 // component is a named, mesh-exposed instance of a module.
@@ -17,9 +19,39 @@ type component struct {
 	methods map[string]*method
 	// all holds every callable method by wire and Go name (lifecycle
 	// methods need not be exposed).
-	all  map[string]*method
+	all map[string]*method
+	// deps are the module's dependencies with the config's merged over.
+	deps Dependencies
 	desc *ComponentDescription
 	log  *slog.Logger
+	// ranges caches whether the version satisfies the ranges callers ask
+	// for (a handful per component; bounded against hostile callers).
+	rangesMu sync.RWMutex
+	ranges   map[string]bool
+}
+
+// maxCachedRanges bounds a component's cache of version range answers.
+const maxCachedRanges = 64
+
+// satisfies reports whether the component's version satisfies rng
+// (happner's coercedSatisfies), remembering the answer.
+func (c *component) satisfies(rng string) bool {
+	c.rangesMu.RLock()
+	ok, known := c.ranges[rng]
+	c.rangesMu.RUnlock()
+	if known {
+		return ok
+	}
+	ok = versionSatisfies(c.version, rng)
+	c.rangesMu.Lock()
+	if c.ranges == nil {
+		c.ranges = map[string]bool{}
+	}
+	if len(c.ranges) < maxCachedRanges {
+		c.ranges[strings.Clone(rng)] = ok
+	}
+	c.rangesMu.Unlock()
+	return ok
 }
 
 // newComponent builds a component from a module instance.
@@ -29,17 +61,23 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 	}
 	c := &component{name: name, config: cc, instance: instance, methods: map[string]*method{}, all: map[string]*method{}}
 	var schema Schema
+	var moduleDeps map[string]map[string]any
 	c.version = "1.0.0"
 	if moduleVersion != "" {
 		c.version = moduleVersion
 	}
 	if s, ok := instance.(Schemer); ok {
 		ms := s.HappnerSchema()
-		schema = ms.Schema
+		schema, moduleDeps = ms.Schema, ms.Dependencies
 		if ms.Version != "" && moduleVersion == "" {
 			c.version = ms.Version
 		}
 	}
+	deps, err := componentDependencies(name, moduleDeps, cc.Dependencies)
+	if err != nil {
+		return nil, fmt.Errorf("happner: component %q: %w", name, err)
+	}
+	c.deps = deps
 	if cc.Version != "" {
 		c.version = cc.Version
 	}

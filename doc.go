@@ -11,6 +11,22 @@
 // an error, or several values. Callers receive the results as happner does:
 // the callback arguments [null, r1, r2, …].
 //
+// A method's error reaches callers over the wire as happner's error
+// object {"name", "message", …fields}: the name and fields come from an
+// [*Error] in the error's chain, or from an error type that implements
+// [ErrorNamer] and [ErrorFielder]; anything else is named "Error". Go
+// callers receive an [*Error] whose Error() is the message alone and whose
+// Name and Fields hold the rest.
+//
+// In a cluster (package cluster) a component uses components of other
+// members through its [Dependencies]: each a [Dependency] with a version
+// range and the methods used, declared in [ComponentConfig].Dependencies,
+// a config file's components.<name>.dependencies, or the module's
+// [ModuleSchema].Dependencies (package.json's happner.dependencies); every
+// form is read by [ParseDependencies] and means the same. The range
+// decides whether the local component or another member's runs a call and
+// which events the component receives.
+//
 // Requests travel as happn publications on
 // /_exchange/requests/<domain>/<component>/<method> and replies on the
 // caller's callbackAddress; events on /_events/<domain>/<component>/<key>;

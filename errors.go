@@ -9,9 +9,13 @@ import (
 )
 
 // Error is an error as happner carries it on the wire: a name, a message
-// and the error's other own fields (code, reason, …). Components may return
-// an *Error to choose the name and fields clients see; callers receive an
-// *Error for every failed remote or local call.
+// and the error's other own fields (code, reason, …). Callers receive an
+// *Error for every failed remote or local call. A method may return an
+// *Error to choose the name and fields clients see, or an error type of
+// its own that implements [ErrorNamer] and [ErrorFielder].
+//
+// On the wire the error is {"name", "message", …fields}; in Go, Error()
+// is the message alone and the name stays in Name.
 type Error struct {
 	// Name is the error's name ("Error", "AccessDenied", …).
 	Name string
@@ -24,13 +28,26 @@ type Error struct {
 // NewError returns an *Error with the given name and message.
 func NewError(name, message string) *Error { return &Error{Name: name, Message: message} }
 
-// Error formats the error as JavaScript does: "Name: message".
+// Error returns the message (the name when there is no message). The
+// JavaScript clients print "Name: message"; in Go the name is e.Name.
 func (e *Error) Error() string {
-	if e.Name == "" {
-		return e.Message
+	if e.Message == "" {
+		return e.Name
 	}
-	return e.Name + ": " + e.Message
+	return e.Message
 }
+
+// ErrorName returns e.Name ("Error" when empty), so that an *Error is an
+// [ErrorNamer] like the error types of components.
+func (e *Error) ErrorName() string {
+	if e.Name == "" {
+		return "Error"
+	}
+	return e.Name
+}
+
+// ErrorFields returns e.Fields, so that an *Error is an [ErrorFielder].
+func (e *Error) ErrorFields() map[string]any { return e.Fields }
 
 // With returns e with field key set to value (for custom error fields).
 func (e *Error) With(key string, value any) *Error {
@@ -81,11 +98,24 @@ func (e *Error) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Named errors may choose the name clients see for a returned error.
-type namedError interface{ ErrorName() string }
+// ErrorNamer is implemented by errors that choose the name callers see
+// when a method returns them (the JavaScript error's name, e.g.
+// "ValidationError"); errors without one are sent as "Error". It is found
+// anywhere in the error's chain (errors.As).
+type ErrorNamer interface {
+	// ErrorName returns the name sent beside the message.
+	ErrorName() string
+}
 
-// fieldError errors may add fields to the error clients see.
-type fieldError interface{ ErrorFields() map[string]any }
+// ErrorFielder is implemented by errors that add fields to the error
+// callers see when a method returns them (the JavaScript error's own
+// properties, e.g. code or reason). The fields must marshal to JSON; they
+// are sent beside name and message, which they cannot replace. It is found
+// anywhere in the error's chain (errors.As).
+type ErrorFielder interface {
+	// ErrorFields returns the fields sent beside name and message.
+	ErrorFields() map[string]any
+}
 
 // toWireError converts any error into the form sent to callers.
 func toWireError(err error) *Error {
@@ -105,14 +135,18 @@ func toWireError(err error) *Error {
 		return out
 	}
 	out := &Error{Name: "Error", Message: err.Error()}
-	var ne namedError
+	var ne ErrorNamer
 	if errors.As(err, &ne) {
-		out.Name = ne.ErrorName()
+		if name := ne.ErrorName(); name != "" {
+			out.Name = name
+		}
 	}
-	var fe fieldError
+	var fe ErrorFielder
 	if errors.As(err, &fe) {
 		for k, v := range fe.ErrorFields() {
-			out.With(k, v)
+			if k != "name" && k != "message" {
+				out.With(k, v)
+			}
 		}
 	}
 	return out

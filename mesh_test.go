@@ -178,7 +178,7 @@ func TestLifecycleAndLocalCalls(t *testing.T) {
 		t.Fatalf("divmod by zero: %#v", err)
 	}
 	err = x.Call(ctx, "caller", "callMissing", nil)
-	if err == nil || err.Error() != "Error: invalid endpoint options: [nope] component does not exist on the api" {
+	if err == nil || err.Error() != "invalid endpoint options: [nope] component does not exist on the api" {
 		t.Fatalf("missing component: %v", err)
 	}
 	err = x.Call(ctx, "calc", "nope", nil)
@@ -267,7 +267,7 @@ func TestRemoteCalls(t *testing.T) {
 		t.Fatalf("custom error: %#v", err)
 	}
 	err = mc.Call(ctx, "calc", "fail", nil)
-	if err == nil || err.Error() != "Error: deliberate failure" {
+	if err == nil || err.Error() != "deliberate failure" {
 		t.Fatalf("fail: %v", err)
 	}
 	err = mc.Call(ctx, "calc", "boom", nil)
@@ -391,7 +391,7 @@ func TestTimeout(t *testing.T) {
 	ctx := tctx(t)
 	start := time.Now()
 	err := mc.Call(ctx, "calc", "slow", []any{1000})
-	if !errors.Is(err, happner.ErrRequestTimedOut) || err.Error() != "Error: Request timed out" {
+	if !errors.Is(err, happner.ErrRequestTimedOut) || err.Error() != "Request timed out" {
 		t.Fatalf("slow: %v", err)
 	}
 	if d := time.Since(start); d < 250*time.Millisecond || d > 900*time.Millisecond {

@@ -19,10 +19,9 @@ type Remote interface {
 	// RemoteReply publishes the reply to a request another member sent
 	// (its callbackPeer) through that member's connection.
 	RemoteReply(ctx context.Context, callbackPeer, address string, payload json.RawMessage) error
-	// AwaitDependencies blocks until every dependency of component (its
-	// dependencies config section) exists in the cluster, here or on
-	// another member, or ctx ends.
-	AwaitDependencies(ctx context.Context, component string, dependencies map[string]any) error
+	// AwaitDependencies blocks until every dependency of component exists
+	// in the cluster, here or on another member, or ctx ends.
+	AwaitDependencies(ctx context.Context, component string, deps Dependencies) error
 }
 
 // RemoteCall is a call handed to [Remote].
@@ -30,8 +29,8 @@ type RemoteCall struct {
 	CallOptions
 	// From is the calling component ("" for the mesh itself).
 	From string
-	// Dependencies is the calling component's dependencies section.
-	Dependencies map[string]any
+	// Dependencies are the calling component's dependencies.
+	Dependencies Dependencies
 	// Origin is the caller's identity ($origin); nil for the mesh's own.
 	Origin *Origin
 	// OnBehalfOf is the user the call acts as on the other member
@@ -39,26 +38,12 @@ type RemoteCall struct {
 	OnBehalfOf string
 }
 
-// dependencyRange is the version range the dependencies section gives
-// component ("" when it does not list it).
-func dependencyRange(deps map[string]any, component string) string {
-	if len(deps) == 0 {
-		return ""
-	}
-	d, ok := deps[component].(map[string]any)
-	if !ok {
-		return ""
-	}
-	v, _ := d["version"].(string)
-	return v
-}
-
 // remoteCall hands a call to the cluster.
 func (x *Exchange) remoteCall(ctx context.Context, o CallOptions, rng string) ([]any, error) {
 	rc := RemoteCall{CallOptions: o, Origin: x.origin}
 	rc.Version = rng
 	if x.from != nil {
-		rc.From, rc.Dependencies = x.from.name, x.from.config.Dependencies
+		rc.From, rc.Dependencies = x.from.name, x.from.deps
 	}
 	switch {
 	case o.As != "":
@@ -82,10 +67,10 @@ func (m *Mesh) wantsRemote(c *component, rng string) bool {
 // awaitDependencies is the start gate: a component's start waits until its
 // dependencies exist in the cluster (unless IgnoreDependenciesOnStartup).
 func (m *Mesh) awaitDependencies(ctx context.Context, c *component) error {
-	if m.cfg.Remote == nil || m.cfg.IgnoreDependenciesOnStartup || len(c.config.Dependencies) == 0 {
+	if m.cfg.Remote == nil || m.cfg.IgnoreDependenciesOnStartup || c.deps.Empty() {
 		return nil
 	}
-	if err := m.cfg.Remote.AwaitDependencies(ctx, c.name, c.config.Dependencies); err != nil {
+	if err := m.cfg.Remote.AwaitDependencies(ctx, c.name, c.deps); err != nil {
 		return fmt.Errorf("happner: startMethod '%s' awaiting dependencies: %w", c.name, err)
 	}
 	return nil
@@ -98,7 +83,7 @@ func versionedEvents(from *component, component string, opts client.OnOptions, h
 	if from == nil {
 		return opts, handler
 	}
-	rng := dependencyRange(from.config.Dependencies, component)
+	rng := from.deps.Range(component)
 	if rng == "" || rng == "*" {
 		return opts, handler
 	}

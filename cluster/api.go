@@ -5,47 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sync"
 	"time"
 
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/happn/client"
 )
-
-// depCache keeps parsed dependency sections by the identity of their map.
-type depCache struct {
-	mu sync.Mutex
-	m  map[uintptr]depEntry
-}
-
-type depEntry struct {
-	section map[string]any
-	deps    map[string]Dependency
-	err     error
-}
-
-// parse returns the dependencies of section by component name.
-func (c *depCache) parse(section map[string]any) (map[string]Dependency, error) {
-	if len(section) == 0 {
-		return nil, nil
-	}
-	key := reflect.ValueOf(section).Pointer()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok && len(e.section) == len(section) {
-		return e.deps, e.err
-	}
-	list, _, err := ParseDependencies(section)
-	deps := make(map[string]Dependency, len(list))
-	for _, d := range list {
-		deps[d.Component] = d
-	}
-	if c.m == nil {
-		c.m = map[uintptr]depEntry{}
-	}
-	c.m[key] = depEntry{section: section, deps: deps, err: err}
-	return deps, err
-}
 
 // Call is an exchange call made in the cluster (happner's $call), with
 // the dependencies of the calling component deciding the version range and
@@ -53,7 +17,10 @@ func (c *depCache) parse(section map[string]any) (map[string]Dependency, error) 
 type Call struct {
 	happner.CallOptions
 	// Dependencies is the calling component's dependencies section (nil
-	// for a component without, or the member itself).
+	// for a component without, or the member itself), in any form
+	// [happner.ParseDependencies] reads: its entry for Component gives the
+	// version range when Version is empty, and its methods decide which
+	// methods may be called on another member.
 	Dependencies map[string]any
 	// Origin is the caller ($origin); nil for the member itself.
 	Origin *happner.Origin
@@ -72,16 +39,14 @@ func endpointError(component, method string) *happner.Error {
 
 // resolve decides the version range of a call to a component that is not
 // used locally, and whether the method is on the caller's api.
-func (r *remote) resolve(deps map[string]Dependency, component, method string) (string, error) {
+func (r *remote) resolve(deps happner.Dependencies, component, method string) (string, error) {
 	comp, meth := r.impl.discovered(component, method)
-	if d, ok := deps[component]; ok {
+	if d, ok := deps.Lookup(component); ok {
 		if d.EventsOnly() {
 			return "", endpointError(component, method)
 		}
-		for _, mn := range d.Methods {
-			if mn == method {
-				return d.Version, nil
-			}
+		if d.HasMethod(method) {
+			return d.Version, nil
 		}
 		if d.DiscoverMethods && meth {
 			return d.Version, nil
@@ -98,18 +63,14 @@ func (r *remote) resolve(deps map[string]Dependency, component, method string) (
 }
 
 // exchange runs a call: a compatible local component is always preferred
-// (cluster.md §6.2) when local is set, otherwise another member runs it.
-func (m *Member) exchange(ctx context.Context, c Call, local bool) ([]any, error) {
+// when local is set, otherwise another member runs it.
+func (m *Member) exchange(ctx context.Context, c Call, deps happner.Dependencies, local bool) ([]any, error) {
 	if m.remote == nil {
 		return nil, fmt.Errorf("cluster: member not started")
 	}
-	deps, err := m.remote.deps.parse(c.Dependencies)
-	if err != nil {
-		return nil, err
-	}
 	rng := c.Version
-	if d, ok := deps[c.Component]; ok && rng == "" {
-		rng = d.Version
+	if rng == "" {
+		rng = deps.Range(c.Component)
 	}
 	if c.Mesh != "" && c.Mesh != m.mesh.Name() && c.Mesh != m.mesh.Domain() {
 		return nil, happner.NewError("Error", fmt.Sprintf("invalid endpoint options: [%s] mesh does not exist on the api", c.Mesh))
@@ -148,7 +109,7 @@ func (m *Member) exchange(ctx context.Context, c Call, local bool) ([]any, error
 // compatible version (happner.Remote).
 func (m *Member) RemoteCall(ctx context.Context, rc happner.RemoteCall) ([]any, error) {
 	// the mesh has decided the local component (if any) does not do
-	return m.exchange(ctx, Call{CallOptions: rc.CallOptions, Dependencies: rc.Dependencies, Origin: rc.Origin, OnBehalfOf: rc.OnBehalfOf}, false)
+	return m.exchange(ctx, Call{CallOptions: rc.CallOptions, Origin: rc.Origin, OnBehalfOf: rc.OnBehalfOf}, rc.Dependencies, false)
 }
 
 // RemoteReply publishes the reply to another member's request through
@@ -166,7 +127,11 @@ func (m *Member) RemoteReply(ctx context.Context, callbackPeer, address string, 
 // version satisfying c.Version (or the calling component's dependency),
 // round-robin among members with that version.
 func (m *Member) Call(ctx context.Context, c Call, out ...any) error {
-	results, err := m.exchange(ctx, c, true)
+	deps, err := happner.ParseDependencies(c.Dependencies)
+	if err != nil {
+		return err
+	}
+	results, err := m.exchange(ctx, c, deps, true)
 	if err != nil {
 		return err
 	}
@@ -199,7 +164,7 @@ func (m *Member) Implementors(component, rng string) []string {
 // On subscribes handler to the events of component (on this member or,
 // through replication, on any other) whose componentVersion satisfies
 // rng ("" any): the server drops the other versions' events, and so does
-// the handler's wrapper for events that reach it anyway (cluster.md §6.7).
+// the handler's wrapper for events that reach it anyway.
 func (m *Member) On(ctx context.Context, component, rng, key string, handler func(happner.Event)) (int, error) {
 	opts := client.OnOptions{}
 	if rng != "" && rng != "*" {
@@ -214,7 +179,7 @@ func (m *Member) On(ctx context.Context, component, rng, key string, handler fun
 
 // dependenciesMet reports whether every dependency has an implementation
 // in the cluster, local or remote.
-func (m *Member) dependenciesMet(deps []Dependency) bool {
+func (m *Member) dependenciesMet(deps map[string]Dependency) bool {
 	for _, d := range deps {
 		if v, ok := m.mesh.Exchange().Version(d.Component); ok && coercedSatisfies(v, d.Version) {
 			continue
@@ -226,19 +191,17 @@ func (m *Member) dependenciesMet(deps []Dependency) bool {
 	return true
 }
 
-// AwaitDependencies blocks until every dependency in section (a component's
-// dependencies config) exists in the cluster, on this member or another
-// (cluster.md §6.8), or ctx ends.
-func (m *Member) AwaitDependencies(ctx context.Context, component string, section map[string]any) error {
-	deps, brokered, err := ParseDependencies(section)
-	if err != nil {
-		return err
-	}
+// AwaitDependencies blocks until every dependency of component exists in
+// the cluster, on this member or another, or ctx ends (happner.Remote). A
+// component that brokers components waits for those, as happner-cluster's
+// start gate does; otherwise for the components it uses.
+func (m *Member) AwaitDependencies(ctx context.Context, component string, all happner.Dependencies) error {
 	if m.remote == nil {
 		return fmt.Errorf("cluster: member not started")
 	}
-	if len(brokered) > 0 {
-		deps = brokered
+	deps := all.Components
+	if len(all.Brokered) > 0 {
+		deps = all.Brokered
 	}
 	if len(deps) == 0 || m.dependenciesMet(deps) {
 		return nil

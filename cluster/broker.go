@@ -44,7 +44,7 @@ type BrokeredEntry struct {
 }
 
 // brokerage injects the components other members implement into this
-// member's mesh (cluster.md §6.9): a placeholder per brokered name first,
+// member's mesh: a placeholder per brokered name first,
 // then a component with the methods of the members that implement it.
 type brokerage struct {
 	m    *Member
@@ -59,9 +59,10 @@ type brokerage struct {
 	proxy     *webProxy
 }
 
-// collectBrokered returns the $broker entries of the mesh config's
-// components in component order, failing on a name brokered twice.
-func collectBrokered(cfg happner.Config) ([]brokeredDep, error) {
+// collectBrokered returns the $broker entries of the mesh's components
+// (config and module dependencies alike), in component order, failing on
+// a name brokered twice.
+func collectBrokered(cfg happner.Config, mesh *happner.Mesh) ([]brokeredDep, error) {
 	names := make([]string, 0, len(cfg.Components))
 	seen := map[string]bool{}
 	for _, n := range cfg.ComponentOrder {
@@ -79,15 +80,8 @@ func collectBrokered(cfg happner.Config) ([]brokeredDep, error) {
 	brokers := map[string][]string{}
 	var out []brokeredDep
 	for _, n := range names {
-		section := cfg.Components[n].Dependencies
-		if _, ok := section[BrokerKey]; !ok {
-			continue
-		}
-		_, brokered, err := ParseDependencies(section)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: component %s: %w", n, err)
-		}
-		for _, d := range brokered {
+		deps, _ := mesh.Dependencies(n)
+		for _, d := range deps.BrokeredList() {
 			brokers[d.Component] = append(brokers[d.Component], n)
 			out = append(out, brokeredDep{Dependency: d, broker: n})
 		}
@@ -123,7 +117,7 @@ func (b *brokerModule) HappnerMethods() map[string]*happner.MethodDescription { 
 
 // HappnerCall forwards the call to the cluster; the caller is sent as the
 // request's origin and, when it has a user, as onBehalfOf, so the member
-// that runs it sees and authorises the edge's caller (cluster.md §6.9).
+// that runs it sees and authorises the edge's caller.
 func (b *brokerModule) HappnerCall(ctx context.Context, h *happner.Happn, method string, args []any) ([]any, error) {
 	if b.m.remote == nil {
 		return nil, fmt.Errorf("cluster: member not started")
@@ -237,7 +231,7 @@ func (b *brokerage) reconcile(ctx context.Context) {
 		entries := append(kept, arrived...)
 		if len(entries) == 0 {
 			// a placeholder keeps the version and methods the component has:
-			// describe still lists them (cluster.md §6.9, test 35)
+			// describe still lists them
 			placeholder := &brokerEntry{version: d.Version}
 			if len(old) > 0 {
 				last := old[len(old)-1]

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,9 @@ func Test11_14_AuthorityDelegation(t *testing.T) {
 			var s string
 			err := cl.Call(ctx, "dependor", c.method, args, &s)
 			if c.denied {
-				if err == nil || !strings.Contains(err.Error(), "AccessDenied: unauthorized") {
-					t.Fatalf("want AccessDenied: unauthorized, got %q %v", s, err)
+				var he *happner.Error
+				if !errors.As(err, &he) || he.Name != "AccessDenied" || he.Message != "unauthorized" {
+					t.Fatalf("want AccessDenied unauthorized, got %q %#v", s, err)
 				}
 				return
 			}

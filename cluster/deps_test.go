@@ -3,65 +3,16 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
-	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/happn"
 )
-
-func TestParseDependencies(t *testing.T) {
-	var section map[string]any
-	if err := json.Unmarshal([]byte(`{
-		"remote-component": {"version": "^1.0.0", "methods": {"method1": {}, "method2": {}}},
-		"remote-component2": {"version": "~1.0.0"},
-		"remote-component3": {"version": "~1.0.0", "discoverMethods": true},
-		"$broker": {"brokered": {"version": "^2.0.0", "methods": {"m": {}}}}
-	}`), &section); err != nil {
-		t.Fatal(err)
-	}
-	deps, brokered, err := ParseDependencies(section)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(deps) != 3 || len(brokered) != 1 {
-		t.Fatalf("deps %+v brokered %+v", deps, brokered)
-	}
-	if d := deps[0]; d.Component != "remote-component" || d.Version != "^1.0.0" || !slices.Equal(d.Methods, []string{"method1", "method2"}) || d.EventsOnly() {
-		t.Errorf("static methods: %+v", d)
-	}
-	if d := deps[1]; !d.EventsOnly() {
-		t.Errorf("no methods must be events only: %+v", d)
-	}
-	if d := deps[2]; !d.DiscoverMethods || d.EventsOnly() {
-		t.Errorf("discoverMethods: %+v", d)
-	}
-	if b := brokered[0]; b.Component != "brokered" || b.Version != "^2.0.0" {
-		t.Errorf("brokered: %+v", b)
-	}
-	// Go values that marshal to objects are accepted
-	type dep struct {
-		Version string   `json:"version"`
-		Methods []string `json:"methods"`
-	}
-	deps, _, err = ParseDependencies(map[string]any{"c": dep{Version: "*", Methods: []string{"b", "a"}}})
-	if err != nil || len(deps) != 1 || !slices.Equal(deps[0].Methods, []string{"a", "b"}) {
-		t.Errorf("struct dependency: %+v %v", deps, err)
-	}
-	for in, want := range map[string]string{
-		`{"c": {"methods": {}}}`:                 "Missing version",
-		`{"c": {"version": "1", "methods": 12}}`: "Missing methods",
-		`{"c": "x"}`:                             "must be an object",
-		`{"$broker": 1}`:                         "must be an object",
-	} {
-		var s map[string]any
-		_ = json.Unmarshal([]byte(in), &s)
-		if _, _, err := ParseDependencies(s); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %v, want %q", in, err, want)
-		}
-	}
-}
 
 func TestCoercedSatisfies(t *testing.T) {
 	for _, c := range []struct {
@@ -115,7 +66,7 @@ func TestUnit03_FilterEventVersions(t *testing.T) {
 	}
 }
 
-// The implementor choice (cluster.md §6.3, §6.5): highest matching version,
+// The implementor choice: highest matching version,
 // round-robin among equals, members that lack the method skipped, brokered
 // descriptions ignored, departed members forgotten.
 func TestImplementorSelection(t *testing.T) {
@@ -190,12 +141,182 @@ func TestDependenciesFromConfigFile(t *testing.T) {
 	if !cfg.IgnoreDependenciesOnStartup {
 		t.Error("ignoreDependenciesOnStartup not read")
 	}
-	d1, _, err := ParseDependencies(cfg.Components["component1"].Dependencies)
-	if err != nil || len(d1) != 1 || d1[0].Component != "remote-component" || !slices.Equal(d1[0].Methods, []string{"method1"}) {
+	d1, err := happner.ParseDependencies(cfg.Components["component1"].Dependencies)
+	if d, ok := d1.Components["remote-component"]; err != nil || len(d1.Components) != 1 || !ok || !slices.Equal(d.Methods, []string{"method1"}) {
 		t.Errorf("component1: %+v %v", d1, err)
 	}
-	d2, _, err := ParseDependencies(cfg.Components["component2"].Dependencies)
-	if err != nil || len(d2) != 1 || !d2[0].DiscoverMethods {
+	d2, err := happner.ParseDependencies(cfg.Components["component2"].Dependencies)
+	if err != nil || len(d2.Components) != 1 || !d2.Components["remote-component3"].DiscoverMethods {
 		t.Errorf("component2: %+v %v", d2, err)
+	}
+}
+
+// moduleDependor declares its dependency in its module's schema, the
+// counterpart of package.json happner.dependencies.<component>.
+type moduleDependor struct{ *dependor }
+
+func (moduleDependor) HappnerSchema() happner.ModuleSchema {
+	return happner.ModuleSchema{Dependencies: map[string]map[string]any{
+		"moduled": {"component1": happner.Dependency{Version: "^2.0.0", Methods: []string{"method1"}}},
+	}}
+}
+
+// Every form of a dependency means the same: a typed value (also through
+// the cluster's alias, by pointer), a map with methods as a []string, a
+// config file (YAML, happner's methods map) and a module schema. Member a
+// has component1 1.2.0 itself, b has 2.1.0 and c 3.0.0; each dependor on
+// a depends on component1 ^2.0.0 for method1 only. So the mesh must not
+// use its local 1.2.0, the cluster must pick b (c's 3.0.0 is higher but
+// out of range), method fire is not on the dependor's api although b has
+// it, and only b's events reach the dependor.
+func TestDependencyFormsAgree(t *testing.T) {
+	shared := newShared(t)
+	const dep = "dep-forms"
+	yaml := `
+domain: DOMAIN_NAME
+happn:
+  services:
+    membership:
+      config: {deploymentId: ` + dep + `, serviceName: svc}
+modules:
+  filed: {path: dependor-filed}
+components:
+  filed:
+    startMethod: start
+    dependencies:
+      component1:
+        version: ^2.0.0
+        methods: {method1: {}}
+`
+	path := filepath.Join(t.TempDir(), "member-a.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := LoadConfigFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := testConfig(dep, "svc", map[string]int{"svc": 2}, shared)
+	a.Membership, a.SharedStore, a.Logger, a.Happn.Host = base.Membership, shared, base.Logger, base.Happn.Host
+	a.Cluster.ResponseTimeout = 5 * time.Second
+	dependors := map[string]*dependor{}
+	for _, n := range []string{"typed", "pointer", "mapped", "filed", "moduled"} {
+		dependors[n] = &dependor{}
+	}
+	a.Registry = happner.NewRegistry()
+	a.Registry.RegisterValue("dependor-filed", dependors["filed"])
+	sections := map[string]map[string]any{
+		"typed":   {"component1": happner.Dependency{Version: "^2.0.0", Methods: []string{"method1"}}},
+		"pointer": {"component1": &Dependency{Component: "component1", Version: "^2.0.0", Methods: []string{"method1"}}},
+		"mapped":  {"component1": map[string]any{"version": "^2.0.0", "methods": []string{"method1"}}},
+	}
+	for n, section := range sections {
+		a.Modules[n] = happner.ModuleConfig{Instance: dependors[n]}
+		a.Components[n] = happner.ComponentConfig{StartMethod: "start", Dependencies: section}
+	}
+	a.Modules["moduled"] = happner.ModuleConfig{Instance: moduleDependor{dependors["moduled"]}}
+	a.Components["moduled"] = happner.ComponentConfig{StartMethod: "start"}
+	a = withComponents(a, map[string]string{"component1": "1.2.0"})
+	b := withComponents(testConfig(dep, "svc", map[string]int{"svc": 2}, shared), map[string]string{"component1": "2.1.0"})
+	c := withComponents(testConfig(dep, "svc", map[string]int{"svc": 2}, shared), map[string]string{"component1": "3.0.0"})
+	ms := startAll(t, a, b, c)
+	awaitImplementors(t, ms[0], 2)
+	ctx := context.Background()
+	x := ms[0].Mesh().Exchange()
+	want := ms[1].Name() + ":x"
+
+	for n := range dependors {
+		deps, ok := ms[0].Mesh().Dependencies(n)
+		if d := deps.Components["component1"]; !ok || d.Version != "^2.0.0" || !slices.Equal(d.Methods, []string{"method1"}) {
+			t.Fatalf("%s: dependencies %+v", n, deps)
+		}
+		for range 3 {
+			var s string
+			if err := x.Call(ctx, n, "callRemote", []any{"x"}, &s); err != nil || s != want {
+				t.Fatalf("%s: component1.method1 answered %q %v, want %q (b's 2.1.0)", n, s, err, want)
+			}
+		}
+		err := x.Call(ctx, n, "dollarCall", []any{"component1", "fire", "k"})
+		if err == nil || err.Error() != "invalid endpoint options: [component1.fire] method does not exist on the api" {
+			t.Fatalf("%s: a method not listed: %v", n, err)
+		}
+		if err := x.Call(ctx, n, "listen", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the member's own calls read a section in the same forms
+	for n, section := range sections {
+		if s, err := callString(ctx, ms[0], call("component1", "method1", section, "x")); err != nil || s != want {
+			t.Fatalf("member call with the %s section: %q %v, want %q", n, s, err, want)
+		}
+		if _, err := callString(ctx, ms[0], call("component1", "fire", section, "k")); err == nil ||
+			err.Error() != "invalid endpoint options: [component1.fire] method does not exist on the api" {
+			t.Fatalf("member call with the %s section, a method not listed: %v", n, err)
+		}
+	}
+
+	// events: a (1.2.0), c (3.0.0) and b (2.1.0) fire; once the mesh's
+	// unfiltered subscription has all three, b fires once more. Events
+	// reach the mesh's subscriptions in order, so by the time each
+	// dependor has b's second event it has been handed everything before.
+	var mu sync.Mutex
+	var all []string
+	if _, err := ms[0].Mesh().Event().On(ctx, "component1", "*", func(ev happner.Event) {
+		var p struct{ From string }
+		_ = ev.Decode(&p)
+		mu.Lock()
+		all = append(all, p.From)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 2, 1} {
+		if err := ms[i].Mesh().Exchange().Call(ctx, "component1", "fire", []any{"ev"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "the three members' events", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(all) == 3
+	})
+	if err := ms[1].Mesh().Exchange().Call(ctx, "component1", "fire", []any{"barrier"}); err != nil {
+		t.Fatal(err)
+	}
+	for n, d := range dependors {
+		eventually(t, 5*time.Second, n+" to receive b's events", func() bool { return len(d.got()) >= 2 })
+		if got := d.got(); !slices.Equal(got, []string{ms[1].Name(), ms[1].Name()}) {
+			t.Errorf("%s received events from %v, want b's two only", n, got)
+		}
+	}
+}
+
+// moduleBroker brokers remoteComponent through its module's schema, as a
+// package.json happner.dependencies.$broker does.
+type moduleBroker struct{ brokerComponent }
+
+func (moduleBroker) HappnerSchema() happner.ModuleSchema {
+	return happner.ModuleSchema{Dependencies: map[string]map[string]any{
+		BrokerKey: {"remoteComponent": happner.Dependency{Version: "^2.0.0", Methods: []string{"method1"}}},
+	}}
+}
+
+// A $broker entry in a module's schema makes an edge member as one in the
+// component config does: a brokered description, the component exposed.
+func TestModuleSchemaBrokers(t *testing.T) {
+	ctx := context.Background()
+	shared := newShared(t)
+	internal := startOne(t, internalConfig("dep-modbroker", shared, map[string]string{"remoteComponent": "2.0.0"}))
+	c := testConfig("dep-modbroker", "edge", map[string]int{"internal": 1}, shared)
+	c.Modules = map[string]happner.ModuleConfig{"broker": {Instance: moduleBroker{}}}
+	c.Components = map[string]happner.ComponentConfig{"broker": {}}
+	edge := startOne(t, c)
+	awaitEntries(t, edge, 1, 1)
+	if !edge.Mesh().Describe().Brokered {
+		t.Fatal("the edge's description is not brokered")
+	}
+	got, err := clientCall(ctx, login(t, edge), "remoteComponent", "method1", "m")
+	if err != nil || got != internal.Name()+":m" {
+		t.Fatalf("brokered call: %q %v", got, err)
 	}
 }

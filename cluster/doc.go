@@ -17,10 +17,14 @@
 //   - replication: component events (and the configured
 //     replicationPaths) received from a peer are published locally once,
 //     and security changes reach every member;
-//   - remote components: components declare dependencies (version
-//     ranges, methods, events) and call components of other members
-//     through their $happn exchange: a compatible local component first,
-//     else the highest matching version, round-robin among members;
+//   - remote components: components declare dependencies
+//     ([happner.Dependency]: a version range, the methods used or
+//     discovered, or events only; in the component config, the config
+//     file or the module's schema, all read the same way) and call
+//     components of other members through their $happn exchange: a
+//     compatible local component first, else the highest matching
+//     version, round-robin among members; events of other versions are
+//     dropped;
 //   - $broker: an edge member exposes components of internal members in
 //     its own exchange, description, REST API and web routes.
 //

@@ -152,7 +152,7 @@ func Test02_IntegrationComponents(t *testing.T) {
 	}
 	// missing component
 	_, err = callString(ctx, ms[0], call("remoteComponent0", "method1", deps))
-	if err == nil || err.Error() != "Error: Not implemented remoteComponent0:^1.0.0:method1" {
+	if err == nil || err.Error() != "Not implemented remoteComponent0:^1.0.0:method1" {
 		t.Fatalf("missing component: %v", err)
 	}
 	// round-robin between equal versions
@@ -261,7 +261,7 @@ func TestRemoteCallErrors(t *testing.T) {
 		"events": {"version": "*"}}`)
 	err := ms[0].Call(ctx, call("component1", "fail", deps))
 	var he *happner.Error
-	if !errors.As(err, &he) || err.Error() != "Error: test error" {
+	if !errors.As(err, &he) || err.Error() != "test error" {
 		t.Fatalf("remote error: %v", err)
 	}
 	for _, c := range []struct {
@@ -273,11 +273,11 @@ func TestRemoteCallErrors(t *testing.T) {
 		{call("nowhere", "x", nil), "invalid endpoint options: [nowhere] component does not exist on the api"},
 		{call("component1", "nomethod", nil), "invalid endpoint options: [component1.nomethod] method does not exist on the api"},
 	} {
-		if err := ms[0].Call(ctx, c.call); err == nil || err.Error() != "Error: "+c.want {
+		if err := ms[0].Call(ctx, c.call); err == nil || err.Error() != ""+c.want {
 			t.Errorf("%s.%s: %v, want %q", c.call.Component, c.call.Method, err, c.want)
 		}
 	}
-	// discovered without declared dependencies (cluster.md §6.4)
+	// discovered without declared dependencies
 	if got, err := callString(ctx, ms[0], call("component1", "method1", nil, "d")); err != nil || got != ms[1].Name()+":d" {
 		t.Fatalf("discovered call: %q %v", got, err)
 	}
@@ -290,7 +290,7 @@ func TestRemoteCallErrors(t *testing.T) {
 	awaitImplementors(t, pair[0], 1)
 	start := time.Now()
 	err = pair[0].Call(ctx, call("component1", "slow", deps, 2000))
-	if err == nil || err.Error() != "Error: Timeout awaiting response on component1.slow version: ^2.0.0" {
+	if err == nil || err.Error() != "Timeout awaiting response on component1.slow version: ^2.0.0" {
 		t.Fatalf("timeout: %v", err)
 	}
 	if d := time.Since(start); d < 250*time.Millisecond || d > 1500*time.Millisecond {
@@ -316,7 +316,7 @@ func TestRemoteCallErrors(t *testing.T) {
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("in-flight call failed after %s", d)
 	}
-	if err := ms[0].Call(ctx, call("component1", "method1", deps)); err == nil || err.Error() != "Error: Not implemented component1:^2.0.0:method1" {
+	if err := ms[0].Call(ctx, call("component1", "method1", deps)); err == nil || err.Error() != "Not implemented component1:^2.0.0:method1" {
 		t.Errorf("after the member left: %v", err)
 	}
 }
@@ -350,7 +350,7 @@ func Test36_HighestVersionPreferred(t *testing.T) {
 		t.Errorf("3.2.0-prerelease-1 must satisfy ^3.0.0: %v", err)
 	}
 	if _, err := callString(ctx, ms[0], call("prereleaseComponentNotFound", "method1", deps)); err == nil ||
-		err.Error() != "Error: Not implemented prereleaseComponentNotFound:^4.0.0:method1" {
+		err.Error() != "Not implemented prereleaseComponentNotFound:^4.0.0:method1" {
 		t.Errorf("5.0.0-prerelease-1 vs ^4.0.0: %v", err)
 	}
 }
@@ -394,7 +394,7 @@ func Test34_FindAllClusterMethods(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, "no implementor left", func() bool { return len(ms[0].Implementors("component1", "")) == 0 })
-	if err := ms[0].Call(ctx, call("component1", "method1", nil)); err == nil || err.Error() != "Error: Not implemented component1:*:method1" {
+	if err := ms[0].Call(ctx, call("component1", "method1", nil)); err == nil || err.Error() != "Not implemented component1:*:method1" {
 		t.Fatalf("with no implementor: %v", err)
 	}
 	back := startAll(t, withComponents(testConfig("dep-34", "svc", nil, shared), map[string]string{"component1": "1.0.0"}))

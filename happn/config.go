@@ -52,6 +52,27 @@ type Config struct {
 	// MaxPending is how many bytes may wait to be written to one client
 	// before it is disconnected as a slow consumer; default 64 MiB.
 	MaxPending int `json:"maxPending" yaml:"maxPending"`
+	// MaxUnfinished bounds the bytes all connections together may hold in
+	// messages that have not arrived completely; default 64 MiB. Each
+	// connection holds up to 64 KiB of its own without counting against
+	// it. A connection whose message would exceed it is closed (code 1013)
+	// and the others keep being served. Negative means no bound.
+	MaxUnfinished int64 `json:"maxUnfinished" yaml:"maxUnfinished"`
+	// FrameTimeout is how long a client may pause in the middle of a
+	// websocket message before it is disconnected (code 1008); default
+	// 30s. The wait for a message's first byte has no deadline (the
+	// heartbeat ends dead connections). Negative means no deadline.
+	FrameTimeout time.Duration `json:"frameTimeout" yaml:"frameTimeout"`
+	// HandshakeTimeout bounds reading an HTTP request's headers, the
+	// websocket upgrade's included, and a TLS handshake; default 10s.
+	HandshakeTimeout time.Duration `json:"handshakeTimeout" yaml:"handshakeTimeout"`
+	// AllowedOrigins are the browser origins ("https://app.example.com",
+	// or "*") allowed to open a websocket that carries the session cookie.
+	// By default a websocket handshake with the cookie must come from a
+	// page of the same host name; one without the cookie (any Node
+	// client, or a page that logs in with credentials) may come from
+	// anywhere.
+	AllowedOrigins []string `json:"allowedOrigins" yaml:"allowedOrigins"`
 	// AcknowledgeTimeout bounds the wait for acks of an ACKNOWLEDGED
 	// publication; default 60s.
 	AcknowledgeTimeout time.Duration `json:"acknowledgeTimeout" yaml:"acknowledgeTimeout"`
@@ -103,6 +124,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = 64 << 20
+	}
+	if c.MaxUnfinished == 0 {
+		c.MaxUnfinished = 64 << 20
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = 30 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
 	}
 	if c.AcknowledgeTimeout <= 0 {
 		c.AcknowledgeTimeout = 60 * time.Second

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/happner-go/happner/errs"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/pathmatch"
 	"github.com/happner-go/happner/query"
@@ -61,24 +62,14 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 		data:    rec.Data,
 		rawData: raw,
 		created: rec.Created, modified: rec.Modified,
-		as: as,
+		as:         as,
+		readerIdle: sess.readerIdle(),
 	}
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		if opts.NoDataResponse {
-			b := make([]byte, 0, 128)
-			b = append(b, `{"_meta":{"path":`...)
-			b = appendString(b, req.path)
-			if len(req.EventID) > 0 {
-				b = append(b, `,"eventId":`...)
-				b = append(b, req.EventID...)
-			}
-			b = append(b, `,"type":"response","status":"ok","published":`...)
-			b = strconv.AppendBool(b, published)
-			b = append(b, results...)
-			return append(b, "}}"...)
-		}
-		return itemFrame(sess, req, rec.Data, rec, results, published)
-	})
+	kind := replyItem
+	if opts.NoDataResponse {
+		kind = replyNoData
+	}
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: kind, data: rec.Data, rec: rec})
 	return nil
 }
 
@@ -102,9 +93,7 @@ func (s *Server) increment(ctx context.Context, sess *Session, req *request, opt
 	data = appendString(data, gauge)
 	data = append(data, '}')
 	p := &publication{op: actionSet, path: req.path, data: data, rawData: raw, as: as}
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		return okFrame(sess, req, data, trimComma(results), published)
-	})
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: replyData, data: data})
 	return nil
 }
 
@@ -142,13 +131,15 @@ func queryError(err error, path string) error {
 }
 
 // aggregate answers a get with an aggregate pipeline: {"value": [...]},
-// the pipeline's output, as happn-3 does on MongoDB.
-func (s *Server) aggregate(ctx context.Context, sess *Session, req *request, opts *requestOptions, q *query.Query, nested bool) error {
-	if nested {
-		// the output cannot be narrowed to the permitted records: only a
-		// user allowed the whole path may aggregate over it
-		_, err := s.authorize(ctx, sess, req.path, "get", opts)
-		return err
+// the pipeline's output, as happn-3 does on MongoDB. The output cannot be
+// narrowed to the records a user may see, so a user whose rights on the
+// path are per item (nested permissions, or prohibitions below it) may not
+// aggregate over it.
+func (s *Server) aggregate(ctx context.Context, sess *Session, req *request, q *query.Query, perItem bool) error {
+	if perItem {
+		e := errs.AccessDenied("unauthorized")
+		e.Reason = "an aggregate needs get permission on every path " + req.path + " covers"
+		return e
 	}
 	res, err := store.Aggregate(ctx, s.store, req.path, q)
 	if err != nil {
@@ -173,7 +164,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	if err := dataPath(req); err != nil {
 		return err
 	}
-	as, nested, err := s.authorizeNested(ctx, sess, req.path, "get", opts)
+	as, nested, under, err := s.authorizeItems(ctx, sess, req.path, "get", opts)
 	if err != nil {
 		return err
 	}
@@ -182,7 +173,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 		return err
 	}
 	if q != nil && q.Aggregate != nil {
-		return s.aggregate(ctx, sess, req, opts, q, nested)
+		return s.aggregate(ctx, sess, req, q, nested || under)
 	}
 	pathOnly := q != nil && q.PathOnly
 	if !pathmatch.HasWildcard(req.path) && !pathOnly {
@@ -209,7 +200,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	if err != nil {
 		return queryError(err, req.path)
 	}
-	if nested {
+	if nested || under {
 		recs = s.permittedRecords(ctx, as, recs)
 	}
 	sess.send(listFrame(sess, req, recs, pathOnly))
@@ -247,8 +238,10 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 	if err := dataPath(req); err != nil {
 		return err
 	}
-	// count is authorised as get (happn-3 does not check it at all)
-	if _, err := s.authorize(ctx, sess, req.path, "get", opts); err != nil {
+	// count is authorised as get (happn-3 does not check it at all), and
+	// counts only what the user may get
+	as, _, under, err := s.authorizeItems(ctx, sess, req.path, "get", opts)
+	if err != nil {
 		return err
 	}
 	q, err := parseQuery(req, opts)
@@ -258,7 +251,15 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 	if q != nil {
 		q.Aggregate = nil // a count counts; happn-3 reads no pipeline for it
 	}
-	n, err := s.store.Count(ctx, req.path, q)
+	var n int
+	if under {
+		var recs []*store.Record
+		if recs, err = s.store.Find(ctx, req.path, q); err == nil {
+			n = len(s.permittedRecords(ctx, as, recs))
+		}
+	} else {
+		n, err = s.store.Count(ctx, req.path, q)
+	}
 	if err != nil {
 		return queryError(err, req.path)
 	}
@@ -274,6 +275,19 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	as, err := s.authorize(ctx, sess, req.path, "remove", opts)
 	if err != nil {
 		return err
+	}
+	if as != nil {
+		// a wildcard remove that would reach a path where removing is
+		// prohibited is refused as a whole (a prohibition always wins)
+		under, err := s.sec.ProhibitionUnder(ctx, as, req.path, "remove")
+		if err != nil {
+			return err
+		}
+		if under {
+			e := errs.AccessDenied("unauthorized")
+			e.Reason = "removing is prohibited on some of the paths " + req.path + " covers"
+			return e
+		}
 	}
 	q, err := parseQuery(req, opts)
 	if err != nil {
@@ -293,9 +307,7 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	itemMeta := strconv.AppendInt([]byte(`"timestamp":`), s.now(), 10)
 	itemMeta = append(itemMeta, `,"path":`...)
 	itemMeta = appendString(itemMeta, req.path)
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		return okFrame(sess, req, data, append(itemMeta, results...), published)
-	})
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: replyData, data: data, itemMeta: itemMeta})
 	return nil
 }
 

@@ -1,11 +1,15 @@
 package happn
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/happner-go/happner/internal/jsonscan"
@@ -91,5 +95,62 @@ func FuzzParseRequest(f *testing.F) {
 		if raw, ok := m["action"]; ok && json.Unmarshal(raw, &action) == nil && action != req.Action {
 			t.Fatalf("action %q, encoding/json says %q", req.Action, action)
 		}
+	})
+}
+
+// byteConn is a net.Conn reading a fixed input and discarding writes.
+type byteConn struct {
+	net.Conn
+	r *bytes.Reader
+}
+
+func (c *byteConn) Read(p []byte) (int, error)          { return c.r.Read(p) }
+func (c *byteConn) Write(p []byte) (int, error)         { return len(p), nil }
+func (c *byteConn) Close() error                        { return nil }
+func (c *byteConn) SetReadDeadline(time.Time) error     { return nil }
+func (c *byteConn) SetWriteDeadline(time.Time) error    { return nil }
+func (c *byteConn) SetDeadline(time.Time) error         { return nil }
+func (c *byteConn) LocalAddr() net.Addr                 { return &net.TCPAddr{} }
+func (c *byteConn) RemoteAddr() net.Addr                { return &net.TCPAddr{} }
+func (c *byteConn) Writev(bufs [][]byte) (int64, error) { return 0, nil }
+
+// FuzzWebsocketReader feeds arbitrary bytes to the websocket reader: it
+// returns messages or an error, never panics, never holds more than the
+// message limit, and gives back what it drew from the shared budget.
+func FuzzWebsocketReader(f *testing.F) {
+	describe := []byte(`{"action":"describe","eventId":1,"data":null}`)
+	f.Add(clientFrame(true, 0, opText, describe, -1))
+	f.Add(append(clientFrame(false, 0, opText, describe[:5], -1), clientFrame(true, 0, opContinuation, describe[5:], -1)...))
+	f.Add(clientFrame(true, 0, opPing, []byte("p"), -1))
+	f.Add(clientFrame(true, 0, opClose, []byte{3, 232}, -1))
+	f.Add(clientFrame(true, 0, opText, nil, 1<<40))
+	f.Add(clientFrame(true, 4, 0xB, nil, 126))
+	const maxLength = 64 << 10
+	f.Fuzz(func(t *testing.T, input []byte) {
+		budget := &byteBudget{limit: 1 << 20}
+		c := newWSConn(&byteConn{r: bytes.NewReader(input)}, bufio.NewReader(bytes.NewReader(input)),
+			readLimits{maxLength: maxLength, frameTimeout: time.Second, budget: budget}, 1<<20, time.Second)
+		var buf []byte
+		for range 1000 {
+			if err := c.readMessage(&buf); err != nil {
+				break
+			}
+			if len(buf) > maxLength {
+				t.Fatalf("a message of %d bytes passed the %d limit", len(buf), maxLength)
+			}
+		}
+		if n := budget.inUse(); n != 0 {
+			t.Fatalf("the reader kept %d bytes of the budget", n)
+		}
+	})
+}
+
+// FuzzParseConfig reads arbitrary happn config files: an error or a
+// config, never a panic.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"port":55001,"secure":true,"services":{"session":{"config":{"frameTimeout":1000}}}}`), "json")
+	f.Add([]byte("port: 1\nservices:\n  data:\n    config:\n      datastores: [{name: a}]\n"), "yaml")
+	f.Fuzz(func(t *testing.T, data []byte, format string) {
+		_, _ = ParseConfig(data, format)
 	})
 }

@@ -3,6 +3,7 @@ package happn
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,18 +12,28 @@ import (
 // publications reach websocket subscribers like a client's set.
 func TestInternalSubscribeAndPublish(t *testing.T) {
 	srv := startServer(t, Config{})
-	got := make(chan *Publication, 4)
-	cancel := srv.Subscribe("/internal/*", SubscribeOptions{Action: "SET"}, func(p *Publication) { got <- p })
-	srv.Subscribe("/internal/*", SubscribeOptions{}, func(p *Publication) { got <- p }) // same pattern: not deduplicated
+	// the *Publication is valid during the call only: keep a copy
+	type seen struct {
+		pub Publication
+		id  string
+	}
+	got := make(chan seen, 4)
+	keep := func(p *Publication) { got <- seen{*p, p.PublicationID()} }
+	cancel := srv.Subscribe("/internal/*", SubscribeOptions{Action: "SET"}, keep)
+	srv.Subscribe("/internal/*", SubscribeOptions{}, keep) // same pattern: not deduplicated
 	c := dialRaw(t, srv)
 	c.handshake()
 	c.send(`{"action":"set","eventId":5,"path":"/internal/a","data":{"v":1},"options":{"meta":{"m":"x"}}}`)
 	c.recv()
 	for range 2 {
 		select {
-		case p := <-got:
+		case s := <-got:
+			p := s.pub
 			if p.Action != "set" || p.Path != "/internal/a" || string(p.Data) != `{"v":1}` || string(p.Meta) != `{"m":"x"}` || p.Created == 0 {
 				t.Fatalf("publication %+v", p)
+			}
+			if !strings.HasSuffix(s.id, "-5") {
+				t.Fatalf("publication id %q, want <session id>-5", s.id)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no publication")
@@ -73,5 +84,19 @@ func TestDeliveryFilter(t *testing.T) {
 	c.send(`{"action":"set","eventId":7,"path":"/f/a","data":{},"options":{"noStore":true,"meta":{"V":"2"}}}`)
 	if m := meta(c.recvJSON()); m["type"] != "data" {
 		t.Fatalf("matching publication not delivered: %v", m)
+	}
+	if m := meta(c.recvJSON()); m["type"] != "response" {
+		t.Fatalf("after the publication: %v", m)
+	}
+	// a second subscription to the same channel without meta: the session
+	// gets the publication the first one filters out, once
+	c.send(`{"action":"on","eventId":8,"path":"/ALL@/f/*","options":{}}`)
+	c.recv()
+	c.send(`{"action":"set","eventId":9,"path":"/f/a","data":{},"options":{"noStore":true,"meta":{"V":"1"}}}`)
+	if m := meta(c.recvJSON()); m["type"] != "data" {
+		t.Fatalf("publication filtered for one subscription only not delivered: %v", m)
+	}
+	if m := meta(c.recvJSON()); m["type"] != "response" {
+		t.Fatalf("publication delivered twice: %v", m)
 	}
 }

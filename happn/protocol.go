@@ -15,7 +15,7 @@ import (
 	"github.com/happner-go/happner/internal/jsonscan"
 )
 
-// request is a client → server message (wire-protocol.md §2.1).
+// request is a client → server message.
 type request struct {
 	Action    string          `json:"action"`
 	EventID   json.RawMessage `json:"eventId"`
@@ -106,7 +106,8 @@ func (s *Server) handleFrame(sess *Session, frame []byte) {
 		return
 	}
 	// one copy of the frame per request: the decoded members are slices of
-	// it, so nothing refers to the reader's buffer once this returns
+	// it (and the path a string over it), so nothing refers to the reader's
+	// buffer once this returns; the copy is never written to again
 	frame = append([]byte(nil), frame...)
 	var req request
 	if err := parseRequest(frame, &req); err != nil {
@@ -150,10 +151,14 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 	}
 	if len(req.Path) > 0 && req.Path[0] == '"' {
 		var ok bool
-		if req.path, ok = jsonscan.Unquote(req.Path); !ok {
+		if req.path, ok = jsonscan.UnquoteView(req.Path); !ok {
 			sess.send(errorFrame(sess, req, badPathType(req)))
 			return
 		}
+	}
+	if err := checkEnvelope(req); err != nil {
+		sess.send(errorFrame(sess, req, err))
+		return
 	}
 	var opts requestOptions
 	if len(req.Options) > 0 && req.Options[0] == '{' {
@@ -302,16 +307,15 @@ func (s *Server) configureSession(sess *Session, req *request) error {
 		Version  string `json:"version"`
 		Browser  bool   `json:"browser"`
 	}
-	if len(req.Data) > 0 && req.Data[0] == '{' {
-		if err := json.Unmarshal(req.Data, &d); err != nil {
-			return plainError("invalid configure-session data: %v", err)
-		}
+	if err := decodeData(req.Action, req.Data, &d); err != nil {
+		return err
 	}
 	sess.mu.Lock()
 	if d.Protocol != "" {
 		sess.protocol = d.Protocol
 	}
 	sess.version = d.Version
+	sess.browser = d.Browser
 	if sess.version == "" {
 		sess.version = "unknown"
 	}
@@ -325,6 +329,14 @@ func (s *Server) describe(sess *Session, req *request) error {
 	b := append([]byte(`{"name":`), appendString(nil, s.name)...)
 	b = append(b, `,"secure":`...)
 	b = strconv.AppendBool(b, s.cfg.Secure)
+	sess.mu.Lock()
+	browser := sess.browser
+	sess.mu.Unlock()
+	if browser {
+		// a browser client reads its token from this cookie for useCookie logins
+		b = append(b, `,"cookieName":`...)
+		b = appendString(b, s.cookieName())
+	}
 	b = append(b, '}')
 	sess.send(okFrame(sess, req, b, nil, false))
 	return nil
@@ -334,10 +346,8 @@ func (s *Server) describe(sess *Session, req *request) error {
 // session record.
 func (s *Server) login(ctx context.Context, sess *Session, req *request) error {
 	var d loginData
-	if len(req.Data) > 0 && req.Data[0] == '{' {
-		if err := json.Unmarshal(req.Data, &d); err != nil {
-			return plainError("invalid login data: %v", err)
-		}
+	if err := decodeData(req.Action, req.Data, &d); err != nil {
+		return err
 	}
 	if s.cfg.Secure {
 		return s.secureLogin(ctx, sess, req, &d)

@@ -72,32 +72,42 @@ func (s *Server) authorize(ctx context.Context, sess *Session, path, action stri
 	return as, nil
 }
 
-// authorizeNested authorises a get or on, allowing a "/**" request that the
-// user may only partly see when nested permissions are on. nested reports
-// that results must then be filtered item by item.
-func (s *Server) authorizeNested(ctx context.Context, sess *Session, path, action string, opts *requestOptions) (as *security.Session, nested bool, err error) {
+// authorizeItems authorises a get, count or on whose path may cover many
+// items, and says when the results must be checked item by item:
+//   - nested: a "/**" request that the user may only partly see, allowed
+//     because nested permissions are on and something below is permitted;
+//   - under: a wildcard request that is allowed, but under which a
+//     prohibition of the action applies to some paths (a prohibition always
+//     wins, so those items are left out).
+func (s *Server) authorizeItems(ctx context.Context, sess *Session, path, action string, opts *requestOptions) (as *security.Session, nested, under bool, err error) {
 	as, err = s.authorize(ctx, sess, path, action, opts)
-	if err == nil || !s.cfg.AllowNestedPermissions || !strings.HasSuffix(path, "/**") {
-		return as, false, err
+	if err == nil {
+		if as != nil {
+			under, err = s.sec.ProhibitionUnder(ctx, as, path, action)
+		}
+		return as, false, under, err
+	}
+	if !s.cfg.AllowNestedPermissions || !strings.HasSuffix(path, "/**") {
+		return nil, false, false, err
 	}
 	var de *disconnectError
 	if errors.As(err, &de) {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	sec := sess.securitySession()
 	allowed, _, nerr := s.sec.NestedPermissions(ctx, sec, path, action)
 	if nerr != nil || len(allowed) == 0 {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	return sec, true, nil
+	return sec, true, false, nil
 }
 
-// permitted reports whether a nested request's identity may see path.
+// permitted reports whether a per-item request's identity may see path.
 func (s *Server) permitted(ctx context.Context, as *security.Session, path, action string) bool {
 	return s.sec.Authorize(ctx, as, path, action) == nil
 }
 
-// permittedRecords keeps the records a nested request's identity may get.
+// permittedRecords keeps the records a per-item request's identity may get.
 func (s *Server) permittedRecords(ctx context.Context, as *security.Session, recs []*store.Record) []*store.Record {
 	kept := recs[:0]
 	for _, r := range recs {
@@ -108,7 +118,7 @@ func (s *Server) permittedRecords(ctx context.Context, as *security.Session, rec
 	return kept
 }
 
-// loginData is the data of a login request (wire-protocol.md §3.4).
+// loginData is the data of a login request.
 type loginData struct {
 	Username  string          `json:"username"`
 	Password  string          `json:"password"`
@@ -232,8 +242,8 @@ func (s *Server) requestNonce(sess *Session, req *request) error {
 	var d struct {
 		PublicKey string `json:"publicKey"`
 	}
-	if len(req.Data) > 0 && req.Data[0] == '{' {
-		_ = json.Unmarshal(req.Data, &d)
+	if err := decodeData(req.Action, req.Data, &d); err != nil {
+		return err
 	}
 	nonce, err := s.sec.RequestNonce(d.PublicKey)
 	if err != nil {
@@ -278,8 +288,8 @@ func (s *Server) changePassword(ctx context.Context, sess *Session, req *request
 		OldPassword string `json:"oldPassword"`
 		NewPassword string `json:"newPassword"`
 	}
-	if len(req.Data) > 0 && req.Data[0] == '{' {
-		_ = json.Unmarshal(req.Data, &d)
+	if err := decodeData(req.Action, req.Data, &d); err != nil {
+		return err
 	}
 	if err := s.sec.ChangePassword(ctx, sess.username(), d.OldPassword, d.NewPassword); err != nil {
 		return err
@@ -329,7 +339,16 @@ func (s *Server) securityChanged(c security.Change) {
 				allowed, _, err := s.sec.NestedPermissions(ctx, sec, x.authPath, "on")
 				return err != nil || len(allowed) == 0
 			}
-			return s.sec.Authorize(ctx, sec, x.authPath, "on") != nil
+			if s.sec.Authorize(ctx, x.as, x.authPath, "on") != nil {
+				return true
+			}
+			// a prohibition added under the pattern makes it per-item
+			under, err := s.sec.ProhibitionUnder(ctx, x.as, x.authPath, "on")
+			if err != nil {
+				return true
+			}
+			x.perItem.Store(under)
+			return false
 		})
 		if c.Event == "lookup-table-changed" || c.Event == "lookup-permission-changed" {
 			continue // happn does not push these to clients

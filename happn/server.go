@@ -36,6 +36,7 @@ import (
 
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
+	"github.com/happner-go/happner/webclient"
 )
 
 // Version is the happn version this server reports at /version and which
@@ -65,6 +66,8 @@ type Server struct {
 	internal       *Session // the session of in-process subscriptions and publications
 	internalEvents atomic.Uint64
 	acks           *ackTracker
+	unfinished     *byteBudget // bytes held in websocket messages not yet complete
+	views          sync.Pool   // *Publication handed to in-process subscribers
 
 	httpSrv *http.Server
 	mux     *http.ServeMux
@@ -91,6 +94,8 @@ func New(cfg Config) (*Server, error) {
 		mux:      http.NewServeMux(),
 	}
 	s.acks = newAckTracker(s)
+	s.unfinished = &byteBudget{limit: max(cfg.MaxUnfinished, 0)}
+	s.views.New = func() any { return new(Publication) }
 	if cfg.Store != nil {
 		s.store = cfg.Store
 	} else {
@@ -115,6 +120,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("happn: starting security: %w", err)
 	}
 	s.sec = sec
+	if cfg.Secure {
+		if def, err := sec.AdminHasDefaultPassword(context.Background()); err == nil && def {
+			s.log.Warn("happn: the admin user _ADMIN still has the default password: set services.security.config.adminUser.password before the first start, or change it")
+		}
+	}
 	s.sec.OnChange(s.securityChanged)
 	s.routes()
 	return s, nil
@@ -160,7 +170,8 @@ func (s *Server) Name() string { return s.name }
 func (s *Server) Store() store.Store { return s.store }
 
 // Handle registers an HTTP handler on the server's HTTP listener, beside
-// /primus, /ping and /version (for the layers above: auth, web routes).
+// /primus, /ping, /version and /browser_client (for the layers above:
+// auth, web routes).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 func (s *Server) routes() {
@@ -172,6 +183,7 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"version":"` + Version + `"}`))
 	})
+	s.mux.Handle(webclient.BrowserClientPath, webclient.BrowserClient())
 	s.mux.HandleFunc("/primus/spec", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"pingInterval":%d,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}`,
@@ -221,7 +233,12 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("happn: unknown transport mode: %s can only be http or https", s.cfg.Transport.Mode)
 	}
 	s.ln = ln
-	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.httpSrv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -327,12 +344,20 @@ func (s *Server) Stop(ctx context.Context, opts ...StopOptions) error {
 }
 
 func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	if !s.originAllowed(r) {
+		s.log.Warn("happn: websocket from a foreign origin with the session cookie refused",
+			"origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
 	netConn, br, err := upgrade(w, r)
 	if err != nil {
 		return // upgrade has answered the client
 	}
-	conn := newWSConn(netConn, br, s.cfg.MaxPending, 30*time.Second)
+	lim := readLimits{maxLength: s.cfg.MaxLength, frameTimeout: max(s.cfg.FrameTimeout, 0), budget: s.unfinished}
+	conn := newWSConn(netConn, br, lim, s.cfg.MaxPending, 30*time.Second)
 	sess := s.newSession(conn)
+	conn.onPing = func() { sess.alive.Store(true) }
 	sess.url = r.URL.RequestURI()
 	sess.headers = map[string]string{}
 	for _, h := range []string{"x-forwarded-proto", "x-forwarded-port", "x-forwarded-for", "sec-websocket-extensions", "sec-websocket-key", "sec-websocket-version"} {
@@ -409,35 +434,40 @@ func (s *Server) readLoop(sess *Session, conn *wsConn) {
 			}
 			conn.release()
 		}
-		err := conn.readMessage(&buf, s.cfg.MaxLength)
+		err := conn.readMessage(&buf)
 		if err != nil {
 			conn.release()
-			switch {
-			case errors.Is(err, errTooBig):
-				s.log.Warn("happn: frame over maxLength, closing socket", "session", sess.id, "maxLength", s.cfg.MaxLength)
-				conn.closeWith(closeTooBig, "message too big")
-			case errors.Is(err, errBinaryFrame):
-				s.log.Warn("happn: binary frame refused, closing socket", "session", sess.id)
-				conn.closeWith(closeUnsupportedData, "binary frames are not supported")
-			case errors.Is(err, errProtocol):
-				conn.closeWith(closeProtocolError, "protocol error")
-			case errors.Is(err, errPeerClosed):
-			default:
-				conn.abort()
-			}
+			s.endReading(sess, conn, err)
 			return
 		}
 		if !validFrame(buf) {
 			conn.release()
-			s.log.Warn("happn: text frame is not valid UTF-8, closing socket", "session", sess.id)
-			conn.closeWith(closeInvalidPayload, "invalid UTF-8")
+			s.endReading(sess, conn, errBadUTF8)
 			return
 		}
 		conn.hold()
 		s.handleFrame(sess, buf)
-		if cap(buf) > 64<<10 {
+		if cap(buf) > freeAllowance {
 			buf = nil // do not keep a large buffer for an idle connection
 		}
+	}
+}
+
+// endReading closes a connection whose reader stopped with err: a
+// protocol violation or a limit gets its close code, the peer's close has
+// been answered already, and a broken socket is dropped.
+func (s *Server) endReading(sess *Session, conn *wsConn, err error) {
+	var ce *closeError
+	switch {
+	case errors.As(err, &ce):
+		s.log.Warn("happn: closing socket", "session", sess.id, "reason", ce.reason, "code", ce.code,
+			"remote", sess.remoteAddr)
+		conn.closeWith(ce.code, ce.reason)
+		sess.drop()
+		conn.awaitPeerClose(time.Second)
+	case errors.Is(err, errPeerClosed):
+	default:
+		conn.abort()
 	}
 }
 

@@ -143,6 +143,28 @@ func TestBadInputKeepsServing(t *testing.T) {
 		{`{"action":"set","eventId":14,"path":"/a","data":"x","options":{"increment":"many"}}`, "increment option value must be a number"},
 		{`{"action":"set","eventId":15,"path":"/a","data":{"x":1},"options":{"merge":"yes"}}`, "invalid options"},
 		{`{"action":"get","eventId":16,"path":"/a","options":{"criteria":{"x":{"$regex":5}}}}`, "$regex parameter value must be an Array or a string"},
+		// every member of the envelope has its type checked
+		{`{"action":"set","eventId":17,"path":"/kept","data":{"b":2},"options":"merge"}`, "options must be an object, got a string"},
+		{`{"action":"set","eventId":18,"path":"/kept","data":{"b":2},"options":5}`, "options must be an object, got a number"},
+		{`{"action":"set","eventId":19,"path":"/kept","data":{"b":2},"options":[1,2]}`, "options must be an object, got an array"},
+		{`{"action":"get","eventId":20,"path":"/kept","data":null,"options":"x"}`, "options must be an object"},
+		{`{"action":"on","eventId":21,"path":"/ALL@/kept","data":null,"options":"x"}`, "options must be an object"},
+		{`{"action":"off","eventId":22,"path":"/ALL@/kept","data":{"x":1}}`, "data of off must be null, got an object"},
+		{`{"action":"get","eventId":23,"path":"/kept","data":"x"}`, "data of get must be null"},
+		{`{"action":"describe","eventId":{"a":1},"data":null}`, "eventId must be a number, got an object"},
+		{`{"action":"describe","eventId":24,"sessionId":5,"data":null}`, "sessionId must be a string, got a number"},
+		{`{"action":"login","eventId":25,"data":"x"}`, "data of login must be an object, got a string"},
+		{`{"action":"configure-session","eventId":26,"data":{"protocol":5}}`, "data.protocol of configure-session must be a string, got a number"},
+		{`{"action":"ack","eventId":27,"data":{"id":1}}`, "data of ack must be a string"},
+		{`{"action":"set","eventId":28,"path":"/kept","data":{"b":2},"options":{"meta":5}}`, "option meta must be an object"},
+		{`{"action":"set","eventId":29,"path":"/kept","data":{"b":2},"options":{"targetClients":"x"}}`, "option targetClients must be an array of session ids"},
+		{`{"action":"set","eventId":30,"path":"/kept","data":{"b":2},"options":{"timeout":"soon"}}`, "option timeout must be a number"},
+		{`{"action":"get","eventId":31,"path":"/kept","options":{"criteria":"x"}}`, "criteria must be an object"},
+		{`{"action":"off","eventId":32,"path":"/ALL@/kept","options":{"referenceId":{}}}`, "option referenceId must be a string"},
+	}
+	bad.send(`{"action":"set","eventId":8,"path":"/kept","data":{"a":1},"options":{}}`)
+	if m := meta(bad.recvJSON()); m["status"] != "ok" {
+		t.Fatalf("set /kept: %v", m)
 	}
 	for _, c := range cases {
 		bad.send(c.frame)
@@ -158,6 +180,11 @@ func TestBadInputKeepsServing(t *testing.T) {
 		if _, leak := e["stack"]; leak {
 			t.Errorf("%s: error carries a stack", c.frame)
 		}
+	}
+	// nothing was lost or changed by the refused requests
+	bad.send(`{"action":"get","eventId":40,"path":"/kept","data":null,"options":{}}`)
+	if got := bad.recvJSON(); got["data"].(map[string]any)["a"] != float64(1) || got["data"].(map[string]any)["b"] != nil {
+		t.Fatalf("/kept after refused requests: %v", got["data"])
 	}
 	// the other session and the bad one both keep working
 	for _, c := range []*rawClient{other, bad} {

@@ -45,11 +45,14 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	if err := needPath(req); err != nil {
 		return err
 	}
-	action, key, ok := pathmatch.SplitChannel(req.path)
+	// the subscription outlives the request: its strings must not share
+	// the request frame's memory
+	channel := strings.Clone(req.path)
+	action, key, ok := pathmatch.SplitChannel(channel)
 	if !ok {
 		return plainError("Bad path, a subscription path must start with /ALL@, /SET@ or /REMOVE@: %s", req.path)
 	}
-	as, nested, err := s.authorizeNested(ctx, sess, key, "on", opts)
+	as, nested, under, err := s.authorizeItems(ctx, sess, key, "on", opts)
 	if err != nil {
 		return err
 	}
@@ -57,7 +60,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		ref:      s.refs.next(),
 		session:  sess,
 		action:   parseAction(action),
-		channel:  req.path,
+		channel:  channel,
 		path:     key,
 		authPath: key,
 		nested:   nested,
@@ -66,6 +69,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		meta:     opts.Meta,
 		options:  req.Options,
 	}
+	sub.perItem.Store(under)
 	if h := s.subscribeHook; h != nil {
 		match, refuse := h(sess.id, req.path, key)
 		if refuse {
@@ -96,7 +100,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		s.subs.remove(sess, func(x *subscription) bool { return x == sub })
 		return SystemError(err, "SubscriptionService")
 	}
-	if nested {
+	if nested || under {
 		recs = s.permittedRecords(ctx, as, recs)
 	}
 	b := make([]byte, 0, 256)

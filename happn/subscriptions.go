@@ -40,14 +40,17 @@ type subscription struct {
 	path     string // the path publications are matched against
 	authPath string // the subscribed path as authorised (after '@')
 	nested   bool   // allowed by nested permissions: check each publication
-	as       *security.Session
-	deliver  func(*Publication) // an in-process subscriber (Server.Subscribe)
-	dup      bool               // another subscription of the session has the same channel
-	noPeers  bool               // skip publications of cluster members' sessions
-	depth    int                // variable depth for a trailing "/**", 0 otherwise
-	merge    bool               // deliver the raw request data (merge subscriptions)
-	meta     json.RawMessage
-	options  json.RawMessage
+	// perItem is set when a prohibition applies under the pattern: each
+	// publication is then checked against the subscriber's permissions.
+	perItem atomic.Bool
+	as      *security.Session
+	deliver func(*Publication) // an in-process subscriber (Server.Subscribe)
+	dup     bool               // another subscription of the session has the same channel
+	noPeers bool               // skip publications of cluster members' sessions
+	depth   int                // variable depth for a trailing "/**", 0 otherwise
+	merge   bool               // deliver the raw request data (merge subscriptions)
+	meta    json.RawMessage
+	options json.RawMessage
 }
 
 // subIndex finds the subscriptions a publication reaches. Subscriptions are

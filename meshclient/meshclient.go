@@ -400,8 +400,9 @@ func (c *Client) call(ctx context.Context, o happner.CallOptions) ([]json.RawMes
 }
 
 // wireError turns a happn error reply (a denied subscription or request)
-// into the *happner.Error the npm MeshClient would give, e.g.
-// "AccessDenied: unauthorized"; other errors are returned as they are.
+// into the *happner.Error the npm MeshClient would give (name
+// "AccessDenied", message "unauthorized", its code); other errors are
+// returned as they are.
 func wireError(err error) error {
 	var se *client.ServerError
 	if !errors.As(err, &se) {

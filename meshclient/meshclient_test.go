@@ -66,7 +66,7 @@ func TestInProcessLogin(t *testing.T) {
 		t.Fatalf("domain %q secure %v", mc.Domain(), mc.Secure())
 	}
 	if err := mc.Do(ctx, happner.CallOptions{Mesh: "other", Component: "echo", Method: "say"}); err == nil ||
-		err.Error() != "Error: invalid endpoint options: [other] mesh does not exist on the api" {
+		err.Error() != "invalid endpoint options: [other] mesh does not exist on the api" {
 		t.Fatalf("$call to another mesh: %v", err)
 	}
 	if err := mc.Do(ctx, happner.CallOptions{Mesh: "mc", Component: "echo", Method: "say", Arguments: []any{"x"}}, &s); err != nil || s != "x" {

@@ -7,7 +7,7 @@
 //     and case-sensitive.
 //   - Permissions use [Glob] too. happn-3 collapsed every run of repeated
 //     characters in a permission pattern and matched case-insensitively; this
-//     project matches permission patterns as true globs (DESIGN.md, decision 4).
+//     project matches permission patterns as true globs.
 //   - Subscriptions use [Subscription]: a '*' segment matches exactly one
 //     path segment, a trailing "/**" matches one to depth segments, and a
 //     pattern that is exactly "*" matches every path.
@@ -134,4 +134,49 @@ func SplitChannel(channel string) (action, path string, ok bool) {
 		action = "ALL"
 	}
 	return action, channel[at+1:], true
+}
+
+// Overlap reports whether some string matches both glob patterns a and b
+// (see [Glob]). A request on a wildcard path uses it to find the
+// permission patterns that may apply to part of what the request covers.
+func Overlap(a, b string) bool {
+	// Breadth-first search over pairs of positions in a and b: a '*' may
+	// be skipped, or consume a character that the other pattern consumes
+	// too (its own literal, or anything when both are at a '*').
+	w := len(b) + 1
+	seen := make([]bool, (len(a)+1)*w)
+	queue := []int{0}
+	seen[0] = true
+	push := func(i, j int) {
+		if k := i*w + j; !seen[k] {
+			seen[k] = true
+			queue = append(queue, k)
+		}
+	}
+	for len(queue) > 0 {
+		k := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		i, j := k/w, k%w
+		if i == len(a) && j == len(b) {
+			return true
+		}
+		starA := i < len(a) && a[i] == '*'
+		starB := j < len(b) && b[j] == '*'
+		if starA {
+			push(i+1, j)
+		}
+		if starB {
+			push(i, j+1)
+		}
+		switch {
+		case i == len(a) || j == len(b):
+		case starA && !starB:
+			push(i, j+1) // a's star consumes b's literal
+		case starB && !starA:
+			push(i+1, j)
+		case !starA && a[i] == b[j]:
+			push(i+1, j+1)
+		}
+	}
+	return false
 }

@@ -114,3 +114,50 @@ func BenchmarkSubscription(b *testing.B) {
 		Subscription("/a/*/c/**", "/a/b/c/d/e", 5)
 	}
 }
+
+func TestOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"/bob/*", "/bob/secret/*", true},
+		{"/bob/secret/*", "/bob/*", true},
+		{"/bob/**", "/bob/secret/*", true},
+		{"/bob/*", "/alice/*", false},
+		{"/a/b", "/a/b", true},
+		{"/a/b", "/a/c", false},
+		{"/a/*/c", "/a/b/*", true},
+		{"/a/*c", "/a/*d", false},
+		{"*", "/anything", true},
+		{"/x*", "*y", true},
+		{"/x", "*y", false},
+		{"/p/*", "/p", false},
+		{"/p*", "/p", true},
+		{"", "", true},
+		{"", "*", true},
+		{"a", "", false},
+	} {
+		if got := Overlap(tc.a, tc.b); got != tc.want {
+			t.Errorf("Overlap(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		// a witness, where one exists, matches both
+		if Overlap(tc.a, tc.b) != Overlap(tc.b, tc.a) {
+			t.Errorf("Overlap(%q, %q) is not symmetric", tc.a, tc.b)
+		}
+	}
+}
+
+// FuzzOverlap checks Overlap against a witness: whenever one string matches
+// both patterns, Overlap must say they overlap.
+func FuzzOverlap(f *testing.F) {
+	f.Add("/bob/*", "/bob/secret/*", "/bob/secret/1")
+	f.Add("/a/*c", "/a/*d", "/a/xc")
+	f.Fuzz(func(t *testing.T, a, b, s string) {
+		if len(a) > 64 || len(b) > 64 || len(s) > 64 {
+			return
+		}
+		if Glob(a, s) && Glob(b, s) && !Overlap(a, b) {
+			t.Fatalf("%q matches %q and %q, but Overlap says no", s, a, b)
+		}
+	})
+}

@@ -74,8 +74,9 @@ func main() {
 	orders := member("orders", map[string]int{"pricing": 2}, shared)
 	orders.Modules = map[string]happner.ModuleConfig{"orders": {Instance: Orders{}, Version: "1.0.0"}}
 	orders.Components = map[string]happner.ComponentConfig{"orders": {
-		// the counterpart of package.json happner.dependencies.orders
-		Dependencies: map[string]any{"pricing": map[string]any{"version": "^1.0.0", "methods": map[string]any{"price": map[string]any{}}}},
+		// the counterpart of package.json happner.dependencies.orders (a
+		// module may also declare it in its HappnerSchema)
+		Dependencies: map[string]any{"pricing": happner.Dependency{Version: "^1.0.0", Methods: []string{"price"}}},
 	}}
 	configs = append(configs, orders)
 

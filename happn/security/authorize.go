@@ -95,6 +95,18 @@ func (s *Service) state(sess *Session) *sessState {
 	return st
 }
 
+// policyPerms returns the compiled permissions of a session's policy.
+func (s *Service) policyPerms(sess *Session, st *sessState, pol Policy) *permSet {
+	st.policyOnce.Do(func() {
+		acc := map[string]*ruleAcc{}
+		addRules(acc, pol.Permissions)
+		ps := &permSet{}
+		ps.entries, _ = compileRules(acc, templateContext(sess, nil))
+		st.policyPerms = ps
+	})
+	return st.policyPerms
+}
+
 // ForgetSession drops the per-session state (usage count, inactivity
 // clock, authorisation cache) of a session that has ended; the server calls
 // it on disconnect.
@@ -138,14 +150,7 @@ func (s *Service) Authorize(ctx context.Context, sess *Session, path, action str
 		return errs.AccessDenied("session usage limit reached")
 	}
 	if pol.Permissions != nil {
-		st.policyOnce.Do(func() {
-			acc := map[string]*ruleAcc{}
-			addRules(acc, pol.Permissions)
-			ps := &permSet{}
-			ps.entries, _ = compileRules(acc, templateContext(sess, nil))
-			st.policyPerms = ps
-		})
-		if st.policyPerms.decide(path, actionBit(action)) {
+		if s.policyPerms(sess, st, pol).decide(path, actionBit(action)) {
 			return nil
 		}
 		return errs.AccessDenied("token permissions limited")
@@ -190,6 +195,52 @@ func (s *Service) Authorize(ctx context.Context, sess *Session, path, action str
 		return nil
 	}
 	return errs.AccessDenied("unauthorized")
+}
+
+// ProhibitionUnder reports whether a prohibition of action may apply to
+// part of what the wildcard pattern covers, although the pattern itself is
+// allowed: a get, count or subscription on it must then be filtered path by
+// path, and a remove refused. Prohibitions always win, so "/bob/*" granted
+// and "/bob/secret/*" prohibited must not hand out /bob/secret/1 through
+// a get of "/bob/*". The answer is cached with the session's other
+// decisions.
+func (s *Service) ProhibitionUnder(ctx context.Context, sess *Session, pattern, action string) (bool, error) {
+	if sess == nil || !strings.Contains(pattern, "*") {
+		return false, nil
+	}
+	st := s.state(sess)
+	key := authKey{pattern, "under:" + action}
+	gen := s.gen.Load()
+	st.mu.RLock()
+	if st.gen == gen {
+		if v, ok := st.cache[key]; ok {
+			st.mu.RUnlock()
+			return v, nil
+		}
+	}
+	st.mu.RUnlock()
+	bit := actionBit(action) | actStar
+	under := false
+	if pol, ok := sess.Policy[sess.Type]; ok && pol.Permissions != nil {
+		under = s.policyPerms(sess, st, pol).denies(pattern, bit)
+	}
+	if !under {
+		ps, _, err := s.permSetFor(ctx, sess)
+		if err != nil {
+			return false, err
+		}
+		under = ps.denies(pattern, bit)
+	}
+	st.mu.Lock()
+	if st.gen != gen && gen > st.gen {
+		clear(st.cache)
+		st.gen = gen
+	}
+	if st.gen == gen && len(st.cache) < maxSessionCache {
+		st.cache[key] = under
+	}
+	st.mu.Unlock()
+	return under, nil
 }
 
 // authorizeUser evaluates the user's permissions and then lookup tables.

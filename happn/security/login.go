@@ -3,6 +3,7 @@ package security
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -177,43 +178,105 @@ func VerifyDigest(publicKeyPEM, nonce, digest string) bool {
 
 func (s *Service) lockoutEnabled() bool { return boolOr(s.cfg.AccountLockout.Enabled, true) }
 
+// MaxUnknownLockouts bounds how many names that are not users the lockout
+// table keeps failure counts for. Names of real users are always counted
+// (their number is bounded by the directory); made-up names are counted too,
+// so that a lockout answers the same whether or not the user exists, but
+// when this many are held the expired ones are swept and, if that is not
+// enough, the oldest half is forgotten.
+const MaxUnknownLockouts = 10000
+
+// lockTable returns the table a name's failures are counted in.
+func (s *Service) lockTable(known bool) map[string]lockEntry {
+	if known {
+		return s.lockouts
+	}
+	return s.unknownLockouts
+}
+
 func (s *Service) lockedOut(username string) bool {
 	if !s.lockoutEnabled() {
 		return false
 	}
 	s.lockMu.Lock()
 	defer s.lockMu.Unlock()
-	e, ok := s.lockouts[username]
-	if !ok {
-		return false
+	for _, table := range []map[string]lockEntry{s.lockouts, s.unknownLockouts} {
+		e, ok := table[username]
+		if !ok {
+			continue
+		}
+		if s.now().After(e.expires) {
+			delete(table, username)
+			return false
+		}
+		return e.attempts >= s.cfg.AccountLockout.Attempts
 	}
-	if s.now().After(e.expires) {
-		delete(s.lockouts, username)
-		return false
-	}
-	return e.attempts >= s.cfg.AccountLockout.Attempts
+	return false
 }
 
-func (s *Service) loginFailed(username string) {
+// loginFailed counts a failed login; known says whether the user exists.
+func (s *Service) loginFailed(username string, known bool) {
 	if !s.lockoutEnabled() {
 		return
 	}
 	now := s.now()
 	s.lockMu.Lock()
 	defer s.lockMu.Unlock()
-	e := s.lockouts[username]
+	table := s.lockTable(known)
+	e, ok := table[username]
+	if !ok && !known && len(table) >= MaxUnknownLockouts {
+		s.sweepUnknownLockouts(now)
+	}
 	if now.After(e.expires) {
 		e.attempts = 0
 	}
 	e.attempts++
 	e.expires = now.Add(time.Duration(s.cfg.AccountLockout.RetryInterval))
-	s.lockouts[username] = e
+	table[username] = e
+}
+
+// sweepUnknownLockouts makes room in the table of made-up names: expired
+// entries go first, then the half that expires soonest. s.lockMu is held.
+func (s *Service) sweepUnknownLockouts(now time.Time) {
+	for name, e := range s.unknownLockouts {
+		if now.After(e.expires) {
+			delete(s.unknownLockouts, name)
+		}
+	}
+	if len(s.unknownLockouts) < MaxUnknownLockouts {
+		return
+	}
+	expiries := make([]time.Time, 0, len(s.unknownLockouts))
+	for _, e := range s.unknownLockouts {
+		expiries = append(expiries, e.expires)
+	}
+	sort.Slice(expiries, func(i, j int) bool { return expiries[i].Before(expiries[j]) })
+	cut := expiries[len(expiries)/2]
+	for name, e := range s.unknownLockouts {
+		if !e.expires.After(cut) {
+			delete(s.unknownLockouts, name)
+		}
+	}
 }
 
 func (s *Service) loginSucceeded(username string) {
 	s.lockMu.Lock()
 	delete(s.lockouts, username)
+	delete(s.unknownLockouts, username)
 	s.lockMu.Unlock()
+}
+
+// dummyHash is a password hash no password matches, made once with the
+// configured iterations: a login for a user that does not exist is checked
+// against it, so that it takes as long as a wrong password for a real user
+// and the answer time does not tell which users exist.
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() {
+		var secret [32]byte
+		_, _ = rand.Read(secret[:])
+		s.dummy, _ = HashPassword(base64.StdEncoding.EncodeToString(secret[:]), s.cfg.PBKDF2Iterations)
+	})
+	return s.dummy
 }
 
 func invalidCredentials() error { return errs.InvalidCredentials("Invalid credentials") }
@@ -256,17 +319,17 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Session, error)
 			return nil, errs.InvalidCredentials("nonce expired or public key invalid")
 		}
 		if ue == nil || ue.user.PublicKey == "" || ue.user.PublicKey != req.PublicKey || !VerifyDigest(req.PublicKey, nonce, req.Digest) {
-			s.loginFailed(req.Username)
+			s.loginFailed(req.Username, ue != nil)
 			return nil, invalidCredentials()
 		}
 	} else {
-		if ue == nil {
-			s.loginFailed(req.Username)
-			return nil, invalidCredentials()
+		hash := s.dummyHash()
+		if ue != nil {
+			hash = ue.hash
 		}
-		ok, err := VerifyPassword(req.Password, ue.hash)
-		if err != nil || !ok {
-			s.loginFailed(req.Username)
+		ok, err := VerifyPassword(req.Password, hash)
+		if ue == nil || err != nil || !ok {
+			s.loginFailed(req.Username, ue != nil)
 			return nil, invalidCredentials()
 		}
 	}

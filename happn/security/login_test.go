@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -350,4 +351,38 @@ func TestSessionJSON(t *testing.T) {
 	if !strings.Contains(string(m["user"]), `"username":"_ADMIN"`) || strings.Contains(string(m["user"]), "password") {
 		t.Errorf("user %s", m["user"])
 	}
+}
+
+// TestLockoutTableIsBounded: failed logins under many made-up names do not
+// grow the lockout table without bound, and real users are still locked
+// out.
+func TestLockoutTableIsBounded(t *testing.T) {
+	s, _ := newTestService(t, Config{})
+	ctx := context.Background()
+	mustUser(t, s, "real", "right", "")
+	for range 3 {
+		if _, err := s.Login(ctx, LoginRequest{Username: "real", Password: "wrong", Type: Stateful}); err == nil {
+			t.Fatal("a wrong password logged in")
+		}
+	}
+	long := strings.Repeat("x", 200)
+	for i := range 3 * MaxUnknownLockouts {
+		s.loginFailed(long+strconv.Itoa(i), false)
+	}
+	s.lockMu.Lock()
+	known, unknown := len(s.lockouts), len(s.unknownLockouts)
+	s.lockMu.Unlock()
+	if unknown > MaxUnknownLockouts || known != 1 {
+		t.Fatalf("lockout table: %d known, %d unknown names after %d made-up names", known, unknown, 3*MaxUnknownLockouts)
+	}
+	// the fourth failure of the real user still locks it
+	_, _ = s.Login(ctx, LoginRequest{Username: "real", Password: "wrong", Type: Stateful})
+	_, err := s.Login(ctx, LoginRequest{Username: "real", Password: "right", Type: Stateful})
+	wantErr(t, err, "AccessDenied", "Account locked out", 403)
+	// a made-up name is locked out like a real one
+	for range 4 {
+		_, _ = s.Login(ctx, LoginRequest{Username: "ghost", Password: "x", Type: Stateful})
+	}
+	_, err = s.Login(ctx, LoginRequest{Username: "ghost", Password: "x", Type: Stateful})
+	wantErr(t, err, "AccessDenied", "Account locked out", 403)
 }

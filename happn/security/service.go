@@ -1,7 +1,7 @@
 // Package security is happn's security service: users, groups, permissions,
 // lookup tables, session profiles and policies, password / digest / token
 // logins, session tokens and their revocation, and the authorisation of
-// every data action (happn.md §4).
+// every data action.
 //
 // Everything is persisted through a [store.Store] at happn's system paths
 // (§4.14), so servers sharing a database share users, permissions, the token
@@ -25,7 +25,7 @@ import (
 	"github.com/happner-go/happner/store"
 )
 
-// System paths (happn.md §4.14).
+// System paths.
 const (
 	pathSecret      = "/_SYSTEM/_SECURITY/SESSION_TOKEN_SECRET"
 	pathUser        = "/_SYSTEM/_SECURITY/_USER/"
@@ -88,8 +88,11 @@ type Service struct {
 	nonceMu sync.Mutex
 	nonces  map[string]nonceEntry
 
-	lockMu   sync.Mutex
-	lockouts map[string]lockEntry
+	lockMu          sync.Mutex
+	lockouts        map[string]lockEntry // failures of existing users
+	unknownLockouts map[string]lockEntry // failures under names that are not users (bounded)
+	dummyOnce       sync.Once
+	dummy           string // see dummyHash
 
 	lisMu     sync.Mutex
 	listeners map[int]func(Change)
@@ -111,19 +114,20 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Service{
-		st:        st,
-		cfg:       cfg,
-		now:       time.Now,
-		users:     map[string]*userEntry{},
-		groups:    map[string]*groupEntry{},
-		permSets:  map[string]*permSet{},
-		tables:    map[string][]string{},
-		behalf:    map[string]*Session{},
-		sessions:  map[string]*sessState{},
-		revoked:   map[string]RevokedToken{},
-		nonces:    map[string]nonceEntry{},
-		lockouts:  map[string]lockEntry{},
-		listeners: map[int]func(Change){},
+		st:              st,
+		cfg:             cfg,
+		now:             time.Now,
+		users:           map[string]*userEntry{},
+		groups:          map[string]*groupEntry{},
+		permSets:        map[string]*permSet{},
+		tables:          map[string][]string{},
+		behalf:          map[string]*Session{},
+		sessions:        map[string]*sessState{},
+		revoked:         map[string]RevokedToken{},
+		nonces:          map[string]nonceEntry{},
+		lockouts:        map[string]lockEntry{},
+		unknownLockouts: map[string]lockEntry{},
+		listeners:       map[int]func(Change){},
 	}
 	var err error
 	if s.profiles, err = compileProfiles(cfg.Profiles); err != nil {
@@ -339,3 +343,13 @@ func (s *Service) enqueue(c Change) {
 }
 
 func (s *Service) nowMs() int64 { return s.now().UnixMilli() }
+
+// AdminHasDefaultPassword reports whether _ADMIN's stored password is still
+// happn's default ("happn"), which anyone who knows happn can log in with.
+func (s *Service) AdminHasDefaultPassword(ctx context.Context) (bool, error) {
+	ue, err := s.loadUser(ctx, AdminUser)
+	if err != nil || ue == nil || ue.hash == "" {
+		return false, err
+	}
+	return VerifyPassword(DefaultAdminPassword, ue.hash)
+}
