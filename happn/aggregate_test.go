@@ -1,11 +1,13 @@
 package happn
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/internal/mongotest"
 	"github.com/happner-go/happner/store"
 )
@@ -100,3 +102,35 @@ func TestAggregateAndCollationOptions(t *testing.T) {
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// An aggregate's output cannot be narrowed to the records a user may see:
+// a user whose get on the path holds only because of per-item rules (here a
+// prohibition below it) may not aggregate over it.
+func TestAggregateNeedsTheWholePath(t *testing.T) {
+	db := mongotest.Start(t)
+	srv := secureServer(t, Config{Datastores: []store.DatastoreConfig{
+		{Name: "mongo", Provider: "happn-db-provider-mongo", IsDefault: true, Settings: db.Settings("")},
+	}})
+	ctx := context.Background()
+	admin := connect(t, srv, "_ADMIN", "happn")
+	for _, p := range []string{"/public/a", "/public/b", "/public/secret/c"} {
+		if _, err := admin.Set(ctx, p, map[string]int{"v": 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := connect(t, srv, "alice", "secret")
+	count := client.With("aggregate", []any{map[string]any{"$count": "n"}})
+	res, err := alice.Get(ctx, "/public/*", count)
+	if err != nil || res.One() == nil || string(res.One().Data) != `{"value":[{"n":3}]}` {
+		t.Fatalf("aggregate over a path alice may read: %+v %v", res, err)
+	}
+	if err := srv.Security().UpsertPermission(ctx, "readers", "/public/secret/*", "get", false); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Get(ctx, "/public/*", count)
+	wantDenied(t, err, "unauthorized")
+	// the plain get still answers, without the prohibited item
+	if res, err := alice.Get(ctx, "/public/*"); err != nil || len(res.Items) != 2 {
+		t.Fatalf("get after the prohibition: %+v %v", res, err)
+	}
+}
