@@ -53,8 +53,11 @@ func testConfig(dep, service string, deps map[string]int, shared store.Store) Co
 	if os.Getenv("HAPPNER_CLUSTER_STORE") == "mongo" {
 		// The tests' MongoDB is FerretDB on SQLite, which reads every
 		// document of the collection for each query: under load a pulse or
-		// a scan can take a few hundred milliseconds, so members get more
-		// slack before they count as stale or give up discovering.
+		// a scan can take a few hundred milliseconds, so members pulse and
+		// scan less often and get more slack before they count as stale
+		// or give up discovering.
+		c.Membership.PulseInterval = 150 * time.Millisecond
+		c.Membership.MemberScanningInterval = 300 * time.Millisecond
 		c.Membership.StaleMemberThreshold = 2 * time.Second
 		c.Membership.DiscoverTimeout = 20 * time.Second
 		c.Membership.StabiliseTimeout = 20 * time.Second
