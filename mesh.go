@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/happner-go/happner/internal/jsonscan"
 	"github.com/happner-go/happner/internal/version"
+	"github.com/happner-go/happner/logging"
+	"github.com/happner-go/happner/metrics"
 )
 
 // Paths of the mesh description records.
@@ -43,6 +46,7 @@ type Mesh struct {
 	secure bool
 
 	srv     *happn.Server
+	met     *metrics.Metrics // nil when metrics are off
 	web     *web
 	auth    Authenticator
 	admin   *client.Client
@@ -72,6 +76,8 @@ type Mesh struct {
 	// brokering is set once a component of a cluster member brokers
 	// components ($broker): the description is then brokered.
 	brokering bool
+	// awaiting are the components whose start waits for dependencies.
+	awaiting map[string]bool
 
 	descMu   sync.Mutex // serialises description writes
 	calls    sync.WaitGroup
@@ -109,6 +115,13 @@ func Create(ctx context.Context, cfg Config) (*Mesh, error) {
 }
 
 func newMesh(cfg Config) (*Mesh, error) {
+	if cfg.Logger == nil && cfg.Happn.Log != (logging.Options{}) {
+		l, err := logging.New(os.Stderr, cfg.Happn.Log)
+		if err != nil {
+			return nil, fmt.Errorf("happner: %w", err)
+		}
+		cfg.Logger = l
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -124,8 +137,11 @@ func newMesh(cfg Config) (*Mesh, error) {
 			return nil, fmt.Errorf("happner: bad component name %q", name)
 		}
 	}
+	if cfg.Happn.Metrics == nil && cfg.Happn.MetricsOptions.On() {
+		cfg.Happn.Metrics = metrics.New(metrics.Info{})
+	}
 	m := &Mesh{
-		cfg: cfg, log: cfg.Logger, secure: cfg.Happn.Secure,
+		cfg: cfg, log: cfg.Logger, secure: cfg.Happn.Secure, met: cfg.Happn.Metrics,
 		components: map[string]*component{}, modules: map[string]any{}, modulesV: map[string]string{},
 		workers: newWorkers(64, 10*time.Second),
 	}
@@ -148,6 +164,10 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	}
 	m.srv = srv
 	srv.SetSubscribeHook(exchangeResponseHook)
+	srv.AddReadyCheck("mesh", m.ready)
+	if m.met != nil {
+		srv.OnDenied(m.requestDenied)
+	}
 	m.name = srv.Name()
 	m.domain = m.cfg.Domain
 	if m.domain == "" {
@@ -266,6 +286,7 @@ func (m *Mesh) start(ctx context.Context) error {
 			return err
 		}
 	}
+	m.logConfig()
 	m.log.Info(fmt.Sprintf("mesh with name %s started, with happner version: %s", m.name, Version))
 	return nil
 }
@@ -614,6 +635,7 @@ func (m *Mesh) prepareComponent(name string, inst any, version string, cc Compon
 		return nil, nil, err
 	}
 	c.log = m.log.With("component", name)
+	m.bindMethods(c)
 	layers, err := m.web.componentRoutes(c)
 	if err != nil {
 		return nil, nil, err
@@ -753,9 +775,17 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 		return callResult{failed: errUnconfiguredMethod(c.name, methodName)}
 	}
 	if version != "" && !versionSatisfies(c.version, version) {
+		meth.stats.Count(metrics.StatusError)
 		return callResult{failed: errVersionMismatch(c.name, methodName, version, c.version)}
 	}
-	return meth.invoke(ctx, m.newHappn(ctx, c, origin), args)
+	if meth.stats == nil {
+		return meth.invoke(ctx, m.newHappn(ctx, c, origin), args)
+	}
+	start := time.Now()
+	res := meth.invoke(ctx, m.newHappn(ctx, c, origin), args)
+	took := time.Since(start)
+	meth.stats.Done(took, m.callStatus(res, took))
+	return res
 }
 
 // versionSatisfies is happner's coercedSatisfies: the component version,

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/happner-go/happner/metrics"
 )
 
 var (
@@ -41,6 +43,9 @@ type method struct {
 	schema   MethodSchema
 	// dyn runs a DynamicModule's method instead of fn.
 	dyn func(ctx context.Context, h *Happn, args []any) ([]any, error)
+	// stats are the method's metrics, bound when its component joins the
+	// mesh (nil when metrics are off).
+	stats *metrics.Call
 }
 
 // wireName is a Go method name as JS clients type it: Record → record.

@@ -289,7 +289,11 @@ func (m *Mesh) authorize(ctx context.Context, origin *Origin, path, action strin
 // origin, as happn checks a remote one: set on the request path
 // (mesh.md §3.6).
 func (m *Mesh) authorizeCall(ctx context.Context, component, method string, origin *Origin) error {
-	return m.authorize(ctx, origin, "/_exchange/requests/"+m.domain+"/"+component+"/"+method, "set")
+	err := m.authorize(ctx, origin, "/_exchange/requests/"+m.domain+"/"+component+"/"+method, "set")
+	if err != nil {
+		m.callDenied(component, method, err)
+	}
+	return err
 }
 
 // delegationOn reports whether component c binds its onward calls to the
