@@ -79,17 +79,28 @@ func (m *Mesh) countDenied(component, method string) {
 }
 
 // requestDenied is happn's report of a refused request: a set on an
-// exchange request path is a refused call of that method (happn has
-// counted the security denial itself).
+// exchange request path, or a subscription to the replies of a method
+// (clients subscribe before they call), is a refused call of that method
+// (happn has counted the security denial itself).
 func (m *Mesh) requestDenied(action, path string) {
-	if action != "set" {
+	var prefix string
+	switch action {
+	case "set":
+		prefix = "/_exchange/requests/" + m.domain + "/"
+	case "on":
+		prefix = "/_exchange/responses/" + m.domain + "/"
+		if _, p, ok := strings.Cut(path, "@"); ok {
+			path = p
+		}
+	default:
 		return
 	}
-	rest, ok := strings.CutPrefix(path, "/_exchange/requests/"+m.domain+"/")
+	rest, ok := strings.CutPrefix(path, prefix)
 	if !ok {
 		return
 	}
-	if component, method, ok := strings.Cut(rest, "/"); ok {
+	if component, rest, ok := strings.Cut(rest, "/"); ok {
+		method, _, _ := strings.Cut(rest, "/")
 		m.countDenied(component, method)
 	}
 }

@@ -223,9 +223,12 @@ func (m *Member) openStores() (store.Store, error) {
 		m.log.Warn("cluster: no shared store configured, this member can only form a cluster of one")
 		m.shared, m.ownShared = memory.New(), true
 	}
+	// the registry's pulses and scans are operations of the shared store
+	// too: its errors are the ones an operator must see
+	m.shared = happn.InstrumentStore(m.met, m.shared, "shared")
 	m.own = memory.New()
 	router, err := store.NewRouter([]store.Route{
-		{Name: "shared", Store: happn.InstrumentStore(m.met, m.shared, "shared")},
+		{Name: "shared", Store: m.shared},
 		{Name: "own-schema", Store: happn.InstrumentStore(m.met, m.own, "own-schema"), Patterns: OwnSchemaPatterns},
 	}, "shared")
 	if err != nil {
