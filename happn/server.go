@@ -14,6 +14,15 @@
 // [Server.ConnectLocal] with the same semantics and no socket. The layers
 // above (the mesh, the cluster) also use [Server.Subscribe] and
 // [Server.Publish], which deliver and make publications as Go values.
+//
+// Every server serves GET /metrics (Prometheus, from Config.Metrics; a
+// token is needed on a secure server unless the path is excluded), and
+// GET /health and GET /ready without a token: the layers above add their
+// part of readiness with [Server.AddReadyCheck]. With metrics on, requests
+// are counted by action and status, logins by result, publications,
+// deliveries, slow consumers and security denials, and the datastores the
+// server opens report their operations; connections, sessions and pending
+// bytes are computed when scraped.
 package happn
 
 import (
