@@ -13,7 +13,7 @@ usage() {
   --quick        short runs (2 s measured, 0.5 s warm-up per scenario)
   --secure       start both servers secured; log in as _ADMIN
   --only S       run only these scenarios (comma-separated; repeatable):
-                 set-seq set-pipe get-pipe event-1 event-10 idle-10k
+                 set-seq set-pipe get-pipe event-1 event-10 idle-10k hostile
   --duration D   measured time per scenario (Go duration, default 10s)
   --conns N      connections for idle-10k (default 10000)
   --out DIR      where to keep go.jsonl, peer.jsonl and table.md
@@ -24,7 +24,7 @@ EOF2
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SCENARIOS="set-seq set-pipe get-pipe event-1 event-10 idle-10k"
+ALL_SCENARIOS="set-seq set-pipe get-pipe event-1 event-10 idle-10k hostile"
 CONNS=10000
 bench_parse_args --conns CONNS "$@"
 bench_select_scenarios

@@ -277,7 +277,7 @@ func TestRemoteCallErrors(t *testing.T) {
 			t.Errorf("%s.%s: %v, want %q", c.call.Component, c.call.Method, err, c.want)
 		}
 	}
-	// discovered without declared dependencies (cluster.md §6.4)
+	// discovered without declared dependencies
 	if got, err := callString(ctx, ms[0], call("component1", "method1", nil, "d")); err != nil || got != ms[1].Name()+":d" {
 		t.Fatalf("discovered call: %q %v", got, err)
 	}

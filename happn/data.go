@@ -62,24 +62,14 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 		data:    rec.Data,
 		rawData: raw,
 		created: rec.Created, modified: rec.Modified,
-		as: as,
+		as:         as,
+		readerIdle: sess.readerIdle(),
 	}
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		if opts.NoDataResponse {
-			b := make([]byte, 0, 128)
-			b = append(b, `{"_meta":{"path":`...)
-			b = appendString(b, req.path)
-			if len(req.EventID) > 0 {
-				b = append(b, `,"eventId":`...)
-				b = append(b, req.EventID...)
-			}
-			b = append(b, `,"type":"response","status":"ok","published":`...)
-			b = strconv.AppendBool(b, published)
-			b = append(b, results...)
-			return append(b, "}}"...)
-		}
-		return itemFrame(sess, req, rec.Data, rec, results, published)
-	})
+	kind := replyItem
+	if opts.NoDataResponse {
+		kind = replyNoData
+	}
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: kind, data: rec.Data, rec: rec})
 	return nil
 }
 
@@ -103,9 +93,7 @@ func (s *Server) increment(ctx context.Context, sess *Session, req *request, opt
 	data = appendString(data, gauge)
 	data = append(data, '}')
 	p := &publication{op: actionSet, path: req.path, data: data, rawData: raw, as: as}
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		return okFrame(sess, req, data, trimComma(results), published)
-	})
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: replyData, data: data})
 	return nil
 }
 
@@ -280,9 +268,7 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	itemMeta := strconv.AppendInt([]byte(`"timestamp":`), s.now(), 10)
 	itemMeta = append(itemMeta, `,"path":`...)
 	itemMeta = appendString(itemMeta, req.path)
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		return okFrame(sess, req, data, append(itemMeta, results...), published)
-	})
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: replyData, data: data, itemMeta: itemMeta})
 	return nil
 }
 

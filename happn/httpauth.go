@@ -11,10 +11,11 @@ import (
 	"github.com/happner-go/happner/errs"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/pathmatch"
+	"github.com/happner-go/happner/webclient"
 )
 
-// HTTP security (happn.md §5.4): on a secure server every HTTP route other
-// than the system ones (/ping, /version, /primus) and the configured
+// HTTP security: on a secure server every HTTP route other than the system
+// ones (/ping, /version, /primus, /browser_client) and the configured
 // exclusions needs a session token — from the cookie, the happn_token
 // query parameter or an Authorization: Bearer header — and a permission on
 // "/@HTTP<path>" for the request's method. /auth/login, /auth/request-nonce
@@ -29,14 +30,18 @@ func HTTPSession(ctx context.Context) *security.Session {
 	return s
 }
 
+// cookieName is the name of the cookie that carries a session token.
+func (s *Server) cookieName() string {
+	if name := s.sec.Config().CookieName; name != "" {
+		return name
+	}
+	return security.DefaultCookieName
+}
+
 // TokenFromRequest returns the session token an HTTP request carries, in
 // happn's order: cookie, happn_token query parameter, bearer header.
 func (s *Server) TokenFromRequest(r *http.Request) string {
-	name := s.sec.Config().CookieName
-	if name == "" {
-		name = security.DefaultCookieName
-	}
-	if c, err := r.Cookie(name); err == nil && c.Value != "" {
+	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
 		return c.Value
 	}
 	if t := r.URL.Query().Get("happn_token"); t != "" {
@@ -53,7 +58,8 @@ func (s *Server) TokenFromRequest(r *http.Request) string {
 func (s *Server) serveSecureHTTP(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	path := r.URL.Path
 	switch strings.ToLower(path) {
-	case "/ping", "/version", "/primus/spec", HealthPath, ReadyPath:
+	case "/ping", "/version", "/primus/spec", HealthPath, ReadyPath, webclient.BrowserClientPath:
+		// a page loads the browser client before it can log in
 		return r, false
 	case "/auth/login":
 		s.httpLogin(w, r)

@@ -16,7 +16,7 @@ import (
 	"github.com/happner-go/happner/internal/jsonscan"
 )
 
-// request is a client → server message (wire-protocol.md §2.1).
+// request is a client → server message.
 type request struct {
 	Action    string          `json:"action"`
 	EventID   json.RawMessage `json:"eventId"`
@@ -107,7 +107,8 @@ func (s *Server) handleFrame(sess *Session, frame []byte) {
 		return
 	}
 	// one copy of the frame per request: the decoded members are slices of
-	// it, so nothing refers to the reader's buffer once this returns
+	// it (and the path a string over it), so nothing refers to the reader's
+	// buffer once this returns; the copy is never written to again
 	frame = append([]byte(nil), frame...)
 	var req request
 	if err := parseRequest(frame, &req); err != nil {
@@ -158,7 +159,7 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 	}
 	if len(req.Path) > 0 && req.Path[0] == '"' {
 		var ok bool
-		if req.path, ok = jsonscan.Unquote(req.Path); !ok {
+		if req.path, ok = jsonscan.UnquoteView(req.Path); !ok {
 			err = badPathType(req)
 			sess.send(errorFrame(sess, req, err))
 			return
@@ -323,6 +324,7 @@ func (s *Server) configureSession(sess *Session, req *request) error {
 		sess.protocol = d.Protocol
 	}
 	sess.version = d.Version
+	sess.browser = d.Browser
 	if sess.version == "" {
 		sess.version = "unknown"
 	}
@@ -336,6 +338,14 @@ func (s *Server) describe(sess *Session, req *request) error {
 	b := append([]byte(`{"name":`), appendString(nil, s.name)...)
 	b = append(b, `,"secure":`...)
 	b = strconv.AppendBool(b, s.cfg.Secure)
+	sess.mu.Lock()
+	browser := sess.browser
+	sess.mu.Unlock()
+	if browser {
+		// a browser client reads its token from this cookie for useCookie logins
+		b = append(b, `,"cookieName":`...)
+		b = appendString(b, s.cookieName())
+	}
 	b = append(b, '}')
 	sess.send(okFrame(sess, req, b, nil, false))
 	return nil

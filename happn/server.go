@@ -46,6 +46,7 @@ import (
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/metrics"
 	"github.com/happner-go/happner/store"
+	"github.com/happner-go/happner/webclient"
 )
 
 // Version is the happn version this server reports at /version and which
@@ -81,6 +82,7 @@ type Server struct {
 	internalEvents atomic.Uint64
 	acks           *ackTracker
 	unfinished     *byteBudget // bytes held in websocket messages not yet complete
+	views          sync.Pool   // *Publication handed to in-process subscribers
 
 	httpSrv *http.Server
 	mux     *http.ServeMux
@@ -117,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.acks = newAckTracker(s)
 	s.unfinished = &byteBudget{limit: max(cfg.MaxUnfinished, 0)}
+	s.views.New = func() any { return new(Publication) }
 	if cfg.Store != nil {
 		s.store = cfg.Store
 	} else {
@@ -144,6 +147,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("happn: starting security: %w", err)
 	}
 	s.sec = sec
+	if cfg.Secure {
+		if def, err := sec.AdminHasDefaultPassword(context.Background()); err == nil && def {
+			s.log.Warn("happn: the admin user _ADMIN still has the default password: set services.security.config.adminUser.password before the first start, or change it")
+		}
+	}
 	s.sec.OnChange(s.securityChanged)
 	s.sec.OnLogin(s.loginObserved)
 	s.routes()
@@ -190,7 +198,8 @@ func (s *Server) Name() string { return s.name }
 func (s *Server) Store() store.Store { return s.store }
 
 // Handle registers an HTTP handler on the server's HTTP listener, beside
-// /primus, /ping and /version (for the layers above: auth, web routes).
+// /primus, /ping, /version and /browser_client (for the layers above:
+// auth, web routes).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 func (s *Server) routes() {
@@ -202,6 +211,7 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"version":"` + Version + `"}`))
 	})
+	s.mux.Handle(webclient.BrowserClientPath, webclient.BrowserClient())
 	s.mux.HandleFunc("/primus/spec", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"pingInterval":%d,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}`,

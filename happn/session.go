@@ -40,6 +40,7 @@ type Session struct {
 	mu        sync.Mutex
 	protocol  string // "happn" until configure-session
 	version   string
+	browser   bool // configure-session said the client runs in a browser
 	info      json.RawMessage
 	loggedIn  bool
 	user      *SessionUser
@@ -93,6 +94,13 @@ func (s *Session) send(frame []byte) {
 		return
 	}
 	s.out.send(frame)
+}
+
+// readerIdle reports, on the session's reader, that its connection has
+// nothing more buffered: the request being handled came alone.
+func (s *Session) readerIdle() bool {
+	c, ok := s.out.(*wsConn)
+	return ok && c.br.Buffered() == 0
 }
 
 func (s *Session) sendNow(frame []byte) {

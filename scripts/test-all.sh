@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test of the project on a fresh machine: installs PostgreSQL's binaries when missing
-# (scripts/install-postgres.sh), then go vet, the Go tests, and the interop tests that drive the Go
-# server and mesh with the unmodified npm clients (Node.js >= 20; installed with npm ci).
+# Runs every test of the project on a fresh machine: installs PostgreSQL's binaries and Chromium when
+# missing (scripts/install-postgres.sh, scripts/install-chromium.sh), then go vet, the Go tests (the
+# browser clients' tests drive headless Chromium), and the interop tests that drive the Go server and
+# mesh with the unmodified npm clients (Node.js >= 20; installed with npm ci).
 #
 # Environment:
 #   GO_PACKAGES       packages for go vet / go test (default ./...)
 #   GO_TEST_TIMEOUT   go test -timeout (default 10m)
 #   GO_TEST_FLAGS     extra go test flags, e.g. "-race" (default none)
 #   SKIP_INTEROP=1    skip the Node.js interop tests
+#   FUZZTIME          how long each fuzz target runs (default 3s)
 # Exit status: non-zero when any step failed; every step still runs after a go test failure so
 # that one run reports everything.
 set -euo pipefail
@@ -25,6 +27,9 @@ pkgs=(${GO_PACKAGES:-./...})
 step "PostgreSQL binaries for the store and cluster tests"
 "$ROOT/scripts/install-postgres.sh"
 
+step "Chromium for the browser tests (webclient/browsertest)"
+"$ROOT/scripts/install-chromium.sh"
+
 step "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
 
@@ -35,6 +40,11 @@ if ! go test -count=1 -timeout "${GO_TEST_TIMEOUT:-10m}" ${GO_TEST_FLAGS:-} "${p
 fi
 
 if [[ "${GO_PACKAGES:-./...}" == "./..." ]]; then
+	step "fuzz targets, briefly (FUZZTIME=${FUZZTIME:-3s} each)"
+	if ! "$ROOT/scripts/fuzz-smoke.sh"; then
+		failed+=("fuzz targets")
+	fi
+
 	step "cluster integration tests again, on a real PostgreSQL shared store"
 	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
 	if ! HAPPNER_CLUSTER_STORE=postgres go test -count=1 -timeout "${GO_TEST_TIMEOUT:-10m}" ${GO_TEST_FLAGS:-} \

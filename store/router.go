@@ -26,7 +26,7 @@ type Route struct {
 }
 
 // Router is a [Store] that sends every request to one of several named
-// datastores, as happn's data service does (happn.md §2.10): the patterns of
+// datastores, as happn's data service does: the patterns of
 // all datastores are tried longest first and the first whose glob matches
 // the request path wins; a path no pattern matches goes to the default
 // datastore.

@@ -69,6 +69,12 @@ var ErrUnavailable = errors.New("store: unavailable")
 // Find, Count and Remove may contain the data wildcard '*', which matches any
 // run of characters including '/' (see pathmatch.Glob); a path without '*'
 // addresses one record. Implementations are safe for concurrent use.
+//
+// Records handed out by Get, Find and Set are read-only: a store may hand
+// out the records it holds (the in-memory store does, so that reads
+// allocate nothing), and callers must not modify them. The slice Find
+// returns is the caller's. Data given to Set is copied when the store keeps
+// it, so the caller may reuse its buffer.
 type Store interface {
 	// Get returns the record at the exact path, or nil and no error when
 	// there is none.

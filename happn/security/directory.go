@@ -80,7 +80,7 @@ type ListOptions struct {
 	SkipPermissions bool
 }
 
-// validActions are the actions a permission may name (happn.md §4.4).
+// validActions are the actions a permission may name.
 var validActions = map[string]bool{"set": true, "get": true, "remove": true, "on": true, "*": true,
 	"delete": true, "put": true, "post": true, "head": true, "options": true}
 

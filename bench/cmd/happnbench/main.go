@@ -24,22 +24,23 @@ import (
 )
 
 // scenarioNames lists the scenarios in the order run.sh runs them.
-var scenarioNames = []string{"set-seq", "set-pipe", "get-pipe", "event-1", "event-10", "idle-10k"}
+var scenarioNames = []string{"set-seq", "set-pipe", "get-pipe", "event-1", "event-10", "idle-10k", "hostile"}
 
 // config is the parsed command line of a benchmark run.
 type config struct {
 	cli.Target
-	duration    time.Duration
-	ops         int64
-	depth       int
-	serverPID   int
-	conns       int
-	dialWorkers int
-	payload     int
-	keys        int
-	label       string
-	settle      time.Duration
-	cpuProfile  string
+	duration     time.Duration
+	ops          int64
+	depth        int
+	serverPID    int
+	conns        int
+	hostileConns int
+	dialWorkers  int
+	payload      int
+	keys         int
+	label        string
+	settle       time.Duration
+	cpuProfile   string
 }
 
 func main() {
@@ -97,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.depth, "depth", 100, "requests in flight for set-pipe, get-pipe and the event publisher")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "server process id, to read its CPU time and RSS from /proc")
 	fs.IntVar(&cfg.conns, "conns", 10000, "connections for idle-10k")
+	fs.IntVar(&cfg.hostileConns, "hostile-conns", 300, "hostile: sockets that announce a 10 MB frame and stall")
 	fs.IntVar(&cfg.dialWorkers, "dial-concurrency", 50, "parallel connection handshakes for idle-10k")
 	fs.IntVar(&cfg.payload, "payload", 64, "bytes of filler in every set payload")
 	fs.IntVar(&cfg.keys, "keys", 1000, "distinct keys written by set-* and read by get-pipe")
@@ -117,6 +119,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--depth must be ≥ 1")
 	case cfg.conns < 1:
 		return nil, errors.New("--conns must be ≥ 1")
+	case cfg.hostileConns < 0:
+		return nil, errors.New("--hostile-conns must be ≥ 0")
 	case cfg.dialWorkers < 1:
 		return nil, errors.New("--dial-concurrency must be ≥ 1")
 	case cfg.payload < 0:
@@ -146,6 +150,8 @@ func runScenario(ctx context.Context, cfg *config, name string) (*result, error)
 		return runEvents(ctx, cfg, name, 10)
 	case "idle-10k":
 		return runIdle(ctx, cfg, name)
+	case "hostile":
+		return runHostile(ctx, cfg, name)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", name)
 }

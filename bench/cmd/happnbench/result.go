@@ -36,6 +36,7 @@ type result struct {
 	ServerCPUUsPerEvent   *float64 `json:"server_cpu_us_per_event,omitempty"`
 	ClientCPUS            *float64 `json:"client_cpu_s,omitempty"`
 	Conns                 int      `json:"conns,omitempty"`
+	Pings                 int64    `json:"pings,omitempty"`
 	ConnsFailed           int      `json:"conns_failed,omitempty"`
 	FirstError            string   `json:"first_error,omitempty"`
 	ConnectS              *float64 `json:"connect_s,omitempty"`

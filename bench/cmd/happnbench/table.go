@@ -36,6 +36,13 @@ var (
 			{Key: "rss_per_conn_kb", Label: "RSS per connection (KB)", Dir: report.LowerIsBetter},
 			{Key: "server_cpu_us_per_connect", Label: "server CPU per connect+login (µs)", Dir: report.LowerIsBetter},
 		},
+		"hostile": {
+			{Key: "conns", Label: "sockets stalled in a 10 MB frame", Dir: report.Informational},
+			{Key: "pings", Label: "pings from a client that never reads", Dir: report.Informational},
+			{Key: "rss_mb", Label: "server peak RSS under attack (MB)", Dir: report.LowerIsBetter},
+			{Key: "ops_per_s", Label: "sets/s of an ordinary client meanwhile", Dir: report.HigherIsBetter},
+			{Key: "p99_us", Label: "its set latency p99 (µs)", Dir: report.LowerIsBetter},
+		},
 	}
 )
 
