@@ -326,18 +326,8 @@ type sampler struct {
 	n     atomic.Uint64
 }
 
-// start returns the current Stamp for one operation in SampleEvery, and
-// NotTimed for the others.
-func (t *sampler) start() Stamp { return t.startSeq(t.n.Add(1)) }
-
-// startSeq returns the current Stamp for the operation numbered seq (from
-// 1) when it is the first or one in SampleEvery, and NotTimed otherwise.
-func (t *sampler) startSeq(seq uint64) Stamp {
-	if seq%SampleEvery != 1 {
-		return NotTimed
-	}
-	return Stamp(time.Since(t.epoch))
-}
+// now is the current Stamp.
+func (t *sampler) now() Stamp { return Stamp(time.Since(t.epoch)) }
 
 // elapsed returns the seconds since start.
 func (t *sampler) elapsed(start Stamp) float64 {
@@ -368,10 +358,10 @@ func (m *Metrics) Action(name string) *Action {
 // (from 1): it returns the Stamp to give to Done, which is NotTimed unless
 // the request is part of the timing sample.
 func (a *Action) Start(seq int64) Stamp {
-	if a == nil {
+	if a == nil || seq%SampleEvery != 1 {
 		return NotTimed
 	}
-	return a.startSeq(uint64(seq))
+	return a.now()
 }
 
 // Done records one request of the action begun with Start. A denied
@@ -520,10 +510,10 @@ func (m *Metrics) StoreOp(store, op string) *StoreOp {
 // Start begins an operation: it returns the Stamp to give to Done, as a
 // number (NotTimed unless the operation is part of the timing sample).
 func (o *StoreOp) Start() int64 {
-	if o == nil {
+	if o == nil || o.n.Add(1)%SampleEvery != 1 {
 		return int64(NotTimed)
 	}
-	return int64(o.start())
+	return int64(o.now())
 }
 
 // Done records one operation begun with Start; a non-nil err counts as a
