@@ -135,10 +135,8 @@ func adminToken(t *testing.T, m *happner.Mesh) string {
 
 func wantSeries(t *testing.T, s promscrape.Samples, want map[string]float64) {
 	t.Helper()
-	for k, v := range want {
-		if got, ok := s[k]; !ok || got != v {
-			t.Errorf("%s = %v (present: %v), want %v", k, got, ok, v)
-		}
+	for _, m := range s.Mismatches(want) {
+		t.Error(m)
 	}
 }
 

@@ -1,14 +1,12 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,31 +56,13 @@ func getStatus(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-// logBuffer collects a member's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A member answers /health and /ready on its internal port from the moment
 // it listens: /ready is 503 with each missing service (have/need) while its
 // dependency is absent, and 200 once it is stable and its client port is
 // open. Its JSON log is one JSON object per line throughout.
 func TestMemberReadinessThroughStart(t *testing.T) {
 	shared := newShared(t)
-	var logs logBuffer
+	var logs promscrape.SyncBuffer
 	log, err := logging.New(&logs, logging.Options{Format: "json", Level: "debug"})
 	if err != nil {
 		t.Fatal(err)
@@ -243,10 +223,8 @@ func TestClusterMetrics(t *testing.T) {
 	sa, sb := scrapeMember(t, ma), scrapeMember(t, mb)
 	wantCluster := func(s promscrape.Samples, who string, want map[string]float64) {
 		t.Helper()
-		for k, v := range want {
-			if got, ok := s[k]; !ok || got != v {
-				t.Errorf("%s: %s = %v (present: %v), want %v", who, k, got, ok, v)
-			}
+		for _, m := range s.Mismatches(want) {
+			t.Errorf("%s: %s", who, m)
 		}
 	}
 	wantCluster(sa, "a", map[string]float64{

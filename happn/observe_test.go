@@ -1,7 +1,6 @@
 package happn
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,10 +46,8 @@ func httpToken(t *testing.T, srv *Server, user, password string) string {
 // wantSamples checks exact values of series.
 func wantSamples(t *testing.T, s promscrape.Samples, want map[string]float64) {
 	t.Helper()
-	for k, v := range want {
-		if got, ok := s[k]; !ok || got != v {
-			t.Errorf("%s = %v (present: %v), want %v", k, got, ok, v)
-		}
+	for _, m := range s.Mismatches(want) {
+		t.Error(m)
 	}
 }
 
@@ -259,29 +255,11 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination shared by the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A JSON log is one JSON object per line, at every level; it shows the
 // configuration with secrets masked, each session's life at debug, failed
 // logins at warn with the user and address, and never a password.
 func TestJSONLog(t *testing.T) {
-	var out syncBuffer
+	var out promscrape.SyncBuffer
 	log, err := logging.New(&out, logging.Options{Format: "json", Level: "debug"})
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +329,7 @@ func TestJSONLog(t *testing.T) {
 // A subscriber that stops reading is disconnected once maxPending bytes
 // wait for it; the disconnection is counted and logged.
 func TestSlowConsumerIsCounted(t *testing.T) {
-	var out syncBuffer
+	var out promscrape.SyncBuffer
 	log, err := logging.New(&out, logging.Options{Level: "warn"})
 	if err != nil {
 		t.Fatal(err)

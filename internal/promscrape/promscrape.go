@@ -1,15 +1,18 @@
 // Package promscrape reads the Prometheus text exposition format, for
-// tests that scrape a node's /metrics and assert exact values.
+// tests that scrape a node's /metrics and assert exact values, and holds
+// the log buffer those tests read a node's log from.
 package promscrape
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Samples are the samples of one scrape by series: the metric name and
@@ -82,4 +85,39 @@ func (s Samples) Families() map[string]bool {
 		out[name] = true
 	}
 	return out
+}
+
+// Mismatches lists the series of want whose value in s differs (or that s
+// lacks), one line each, for a test to report.
+func (s Samples) Mismatches(want map[string]float64) []string {
+	var out []string
+	for k, v := range want {
+		if got, ok := s[k]; !ok {
+			out = append(out, fmt.Sprintf("%s is missing, want %v", k, v))
+		} else if got != v {
+			out = append(out, fmt.Sprintf("%s = %v, want %v", k, got, v))
+		}
+	}
+	return out
+}
+
+// SyncBuffer is a bytes.Buffer safe for the concurrent writes of a
+// logger shared by a node's goroutines: tests read what a node logged.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
