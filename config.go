@@ -11,6 +11,8 @@ import (
 
 	"github.com/happner-go/happner/configfile"
 	"github.com/happner-go/happner/happn"
+	"github.com/happner-go/happner/logging"
+	"github.com/happner-go/happner/metrics"
 )
 
 // Config configures a mesh, in the shape of a happner-2 config.
@@ -20,7 +22,10 @@ type Config struct {
 	// Domain is the name used in exchange and event paths; default Name.
 	Domain string
 	// Happn is the embedded happn server's configuration. Port 0 picks a
-	// free port (ParseConfig applies happn's default 55000).
+	// free port (ParseConfig applies happn's default 55000). Its Metrics,
+	// MetricsOptions and Log hold the node's metrics and log settings (a
+	// config file's top-level "metrics" and "log" keys): the mesh creates
+	// the metrics registry its server and components share.
 	Happn happn.Config
 	// SetOptions are happn.setOptions, the exchange request options; a zero
 	// Timeout means 10000 ms.
@@ -208,6 +213,10 @@ type fileConfig struct {
 	AuthorityDelegationOn bool                       `json:"authorityDelegationOn"`
 	DirectResponses       bool                       `json:"directResponses"`
 	IgnoreDeps            bool                       `json:"ignoreDependenciesOnStartup"`
+	// Metrics (enabled, addr) and Log (format, level) may also be given
+	// in the happn section; these top-level keys win.
+	Metrics *metrics.Options `json:"metrics" yaml:"metrics"`
+	Log     *logging.Options `json:"log" yaml:"log"`
 
 	Endpoints configfile.Unsupported `json:"endpoints" unsupported:"mesh-to-mesh endpoints are not implemented"`
 	Plugins   configfile.Unsupported `json:"plugins" unsupported:"plugins are not implemented"`
@@ -282,6 +291,15 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 	}
 	if ex.SetOptions != nil && ex.SetOptions.Timeout != nil {
 		cfg.SetOptions.Timeout = *ex.SetOptions.Timeout
+	}
+	if fc.Metrics != nil {
+		hc.MetricsOptions = *fc.Metrics
+	}
+	if fc.Log != nil {
+		if err := fc.Log.Validate(); err != nil {
+			return Config{}, fmt.Errorf("happner: reading config: %w", err)
+		}
+		hc.Log = *fc.Log
 	}
 	cfg.Happn = hc
 	cfg.ComponentOrder = s.Child("components").Keys()

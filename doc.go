@@ -32,4 +32,10 @@
 // caller's callbackAddress; events on /_events/<domain>/<component>/<key>;
 // component data lives under /_data/<component>/; the mesh description is
 // kept at /mesh/schema/description and /mesh/schema/config.
+//
+// A mesh creates the node's metrics registry (package metrics) unless
+// Config.Happn turns metrics off: each exposed method's call counter and
+// duration histogram are bound when its component joins, and its happn
+// server serves them at /metrics. GET /ready answers 503 until every
+// component has started.
 package happner

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/happner-go/happner/internal/jsonscan"
 	"github.com/happner-go/happner/internal/version"
+	"github.com/happner-go/happner/logging"
+	"github.com/happner-go/happner/metrics"
 	"github.com/happner-go/happner/webclient"
 )
 
@@ -46,6 +49,7 @@ type Mesh struct {
 	secure bool
 
 	srv     *happn.Server
+	met     *metrics.Metrics // nil when metrics are off
 	web     *web
 	auth    Authenticator
 	admin   *client.Client
@@ -77,6 +81,8 @@ type Mesh struct {
 	// brokering is set once a component of a cluster member brokers
 	// components ($broker): the description is then brokered.
 	brokering bool
+	// awaiting are the components whose start waits for dependencies.
+	awaiting map[string]bool
 
 	descMu   sync.Mutex // serialises description writes
 	calls    sync.WaitGroup
@@ -114,6 +120,13 @@ func Create(ctx context.Context, cfg Config) (*Mesh, error) {
 }
 
 func newMesh(cfg Config) (*Mesh, error) {
+	if cfg.Logger == nil && cfg.Happn.Log != (logging.Options{}) {
+		l, err := logging.New(os.Stderr, cfg.Happn.Log)
+		if err != nil {
+			return nil, fmt.Errorf("happner: %w", err)
+		}
+		cfg.Logger = l
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -132,8 +145,11 @@ func newMesh(cfg Config) (*Mesh, error) {
 			return nil, fmt.Errorf("happner: bad component name %q", name)
 		}
 	}
+	if cfg.Happn.Metrics == nil && cfg.Happn.MetricsOptions.On() {
+		cfg.Happn.Metrics = metrics.New(metrics.Info{})
+	}
 	m := &Mesh{
-		cfg: cfg, log: cfg.Logger, secure: cfg.Happn.Secure,
+		cfg: cfg, log: cfg.Logger, secure: cfg.Happn.Secure, met: cfg.Happn.Metrics,
 		components: map[string]*component{}, modules: map[string]any{}, modulesV: map[string]string{},
 		workers: newWorkers(64),
 	}
@@ -157,6 +173,10 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	}
 	m.srv = srv
 	srv.SetSubscribeHook(exchangeResponseHook)
+	srv.AddReadyCheck("mesh", m.ready)
+	if m.met != nil {
+		srv.OnDenied(m.requestDenied)
+	}
 	m.name = srv.Name()
 	m.domain = m.cfg.Domain
 	if m.domain == "" {
@@ -275,6 +295,7 @@ func (m *Mesh) start(ctx context.Context) error {
 			return err
 		}
 	}
+	m.logConfig()
 	m.log.Info(fmt.Sprintf("mesh with name %s started, with happner version: %s", m.name, Version))
 	return nil
 }
@@ -630,6 +651,7 @@ func (m *Mesh) prepareComponent(name string, inst any, version string, cc Compon
 		return nil, nil, err
 	}
 	c.log = m.log.With("component", name)
+	m.bindMethods(c)
 	layers, err := m.web.componentRoutes(c)
 	if err != nil {
 		return nil, nil, err
@@ -804,6 +826,7 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 		return callResult{failed: errUnconfiguredMethod(c.name, methodName)}
 	}
 	if version != "" && !c.satisfies(version) {
+		meth.stats.Count(metrics.StatusError)
 		return callResult{failed: errVersionMismatch(c.name, methodName, version, c.version)}
 	}
 	var h *Happn
@@ -812,7 +835,11 @@ func (m *Mesh) operate(ctx context.Context, c *component, methodName string, arg
 	}
 	start := time.Now()
 	res := meth.invoke(ctx, h, c.log, args)
-	meth.record(time.Since(start), m.cfg.InlineCallBudget)
+	took := time.Since(start)
+	meth.record(took, m.cfg.InlineCallBudget)
+	if meth.stats != nil {
+		meth.stats.Done(took, m.callStatus(res, took))
+	}
 	return res
 }
 

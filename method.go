@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/happner-go/happner/metrics"
 )
 
 var (
@@ -44,6 +46,9 @@ type method struct {
 	schema   MethodSchema
 	// dyn runs a DynamicModule's method instead of fn.
 	dyn func(ctx context.Context, h *Happn, args []any) ([]any, error)
+	// stats are the method's metrics, bound when its component joins the
+	// mesh (nil when metrics are off).
+	stats *metrics.Call
 	// fastRuns counts the calls in a row that took less than inlineBudget;
 	// a slower call sets it far below zero (see inlineable).
 	fastRuns atomic.Int32

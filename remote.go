@@ -70,6 +70,8 @@ func (m *Mesh) awaitDependencies(ctx context.Context, c *component) error {
 	if m.cfg.Remote == nil || m.cfg.IgnoreDependenciesOnStartup || c.deps.Empty() {
 		return nil
 	}
+	m.setAwaiting(c.name, true)
+	defer m.setAwaiting(c.name, false)
 	if err := m.cfg.Remote.AwaitDependencies(ctx, c.name, c.deps); err != nil {
 		return fmt.Errorf("happner: startMethod '%s' awaiting dependencies: %w", c.name, err)
 	}

@@ -378,6 +378,7 @@ func restAuthorize(ctx context.Context, h *Happn, w http.ResponseWriter, origin 
 			return nil, false, false
 		}
 		if !allowed {
+			m.restDenied(methodURI)
 			if reason == "" {
 				reason = "Authorization failed"
 			}

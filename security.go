@@ -287,7 +287,11 @@ func (m *Mesh) authorize(ctx context.Context, origin *Origin, path, action strin
 // authorizeCall checks a direct (in-process) call of component.method as
 // origin, as happn checks a remote one: set on the request path.
 func (m *Mesh) authorizeCall(ctx context.Context, component, method string, origin *Origin) error {
-	return m.authorize(ctx, origin, "/_exchange/requests/"+m.domain+"/"+component+"/"+method, "set")
+	err := m.authorize(ctx, origin, "/_exchange/requests/"+m.domain+"/"+component+"/"+method, "set")
+	if err != nil {
+		m.callDenied(component, method, err)
+	}
+	return err
 }
 
 // delegationOn reports whether component c binds its onward calls to the

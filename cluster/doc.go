@@ -28,5 +28,12 @@
 //   - $broker: an edge member exposes components of internal members in
 //     its own exchange, description, REST API and web routes.
 //
-// Member.Health and GET /cluster/health report a member's state.
+// Member.Health and GET /cluster/health report a member's state. GET /ready
+// answers 503 from the moment the internal port listens — naming each
+// missing service with how many members it has and needs, the peers not yet
+// connected both ways and the closed client port — and 200 once the member
+// is stable and its client port open. A member's metrics (package metrics)
+// add happner_cluster_members, happner_cluster_peers, the calls it sends to
+// other members, the events it replicates and the security changes it
+// syncs; one registry serves the member, its mesh and its happn server.
 package cluster

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,8 @@ import (
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/happn/client"
+	"github.com/happner-go/happner/logging"
+	"github.com/happner-go/happner/metrics"
 	"github.com/happner-go/happner/store"
 	"github.com/happner-go/happner/store/datastore"
 	"github.com/happner-go/happner/store/memory"
@@ -42,6 +46,7 @@ type Member struct {
 	log    *slog.Logger
 	mesh   *happner.Mesh
 	srv    *happn.Server
+	met    *metrics.Metrics // nil when metrics are off
 	reg    *registry
 	self   Record
 	paths  []string // replicated event paths, as subscription paths
@@ -104,8 +109,19 @@ func newMember(cfg Config) (*Member, error) {
 	if err := mc.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Logger == nil && cfg.Happn.Log != (logging.Options{}) {
+		l, err := logging.New(os.Stderr, cfg.Happn.Log)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		cfg.Logger = l
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Happn.Metrics == nil && cfg.Happn.MetricsOptions.On() {
+		// one registry for the member, its mesh and its happn server
+		cfg.Happn.Metrics = metrics.New(metrics.Info{})
 	}
 	if cfg.Name == "" {
 		cfg.Name = mc.ServiceName + "-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
@@ -131,6 +147,7 @@ func newMember(cfg Config) (*Member, error) {
 	m := &Member{
 		cfg: cfg, mc: mc, log: cfg.Logger.With("member", cfg.Name),
 		secure:    cfg.Happn.Secure,
+		met:       cfg.Happn.Metrics,
 		peers:     map[string]*peer{},
 		inbound:   map[string]string{},
 		departed:  map[string]time.Time{},
@@ -205,10 +222,13 @@ func (m *Member) openStores() (store.Store, error) {
 		m.log.Warn("cluster: no shared store configured, this member can only form a cluster of one")
 		m.shared, m.ownShared = memory.New(), true
 	}
+	// the registry's pulses and scans are operations of the shared store
+	// too: its errors are the ones an operator must see
+	m.shared = happn.InstrumentStore(m.met, m.shared, "shared")
 	m.own = memory.New()
 	router, err := store.NewRouter([]store.Route{
 		{Name: "shared", Store: m.shared},
-		{Name: "own-schema", Store: m.own, Patterns: OwnSchemaPatterns},
+		{Name: "own-schema", Store: happn.InstrumentStore(m.met, m.own, "own-schema"), Patterns: OwnSchemaPatterns},
 	}, "shared")
 	if err != nil {
 		return nil, fmt.Errorf("cluster: datastores: %w", err)
@@ -273,6 +293,8 @@ func (m *Member) start(ctx context.Context) error {
 func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 	m.srv = m.mesh.Server()
 	m.srv.SetDeliveryFilter(filterEventVersions)
+	m.srv.SetReplicationPaths(m.paths)
+	m.stops = append(m.stops, m.srv.AddReadyCheck("cluster", m.ready), m.met.ReportCluster(m.state))
 	m.remote = newRemote(m)
 	m.stops = append(m.stops, m.remote.start())
 	if m.broker != nil {
@@ -321,6 +343,7 @@ func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 	m.stops = append(m.stops, m.srv.OnSessionEvent(m.onSession))
 	m.stops = append(m.stops, m.srv.Security().OnChange(m.onSecurityChange))
 	m.srv.Handle(HealthPath, healthHandler(m))
+	m.logConfig()
 
 	if err := m.reg.pulse(ctx, m.self); err != nil {
 		return err
@@ -420,20 +443,39 @@ func (m *Member) awaitStable(ctx context.Context) error {
 
 // missingDeps describes the unmet dependencies; m.mu held.
 func (m *Member) missingDeps() string {
-	count := map[string]int{}
-	for _, r := range m.fresh {
-		count[r.ServiceName]++
-	}
 	var parts []string
-	for svc, want := range m.mc.Dependencies {
-		if count[svc] < want {
-			parts = append(parts, fmt.Sprintf("%s: %d of %d", svc, count[svc], want))
-		}
+	for _, d := range m.unmetDepsLocked() {
+		parts = append(parts, fmt.Sprintf("%s: %d of %d", d.Service, d.Have, d.Need))
 	}
 	if len(parts) == 0 {
 		return "none missing"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// ServiceCount is a dependency on a service: how many of its members the
+// registry has, and how many the member needs.
+type ServiceCount struct {
+	Service string `json:"service"`
+	Have    int    `json:"have"`
+	Need    int    `json:"need"`
+}
+
+// unmetDepsLocked returns the services with fewer members than the
+// dependencies ask for, by name; m.mu held.
+func (m *Member) unmetDepsLocked() []ServiceCount {
+	count := map[string]int{}
+	for _, r := range m.fresh {
+		count[r.ServiceName]++
+	}
+	var out []ServiceCount
+	for svc, want := range m.mc.Dependencies {
+		if count[svc] < want {
+			out = append(out, ServiceCount{Service: svc, Have: count[svc], Need: want})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
 }
 
 // notifyLocked wakes everything waiting for a state change; m.mu held.

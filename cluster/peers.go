@@ -255,7 +255,7 @@ func (m *Member) stateUpdateLocked() []PeerEvent {
 		} else if !f && p.announced {
 			p.announced = false
 			events = append(events, PeerEvent{Type: PeerRemoved, Peer: p.public()})
-			m.log.Info("cluster: peer departed", "peer", n)
+			m.log.Info("cluster: peer departed", "peer", n, "clusterSize", m.countAnnounced()+1)
 		}
 	}
 	if m.status == StatusStable || m.status == StatusUnstable {

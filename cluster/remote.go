@@ -149,8 +149,21 @@ func displayRange(rng string) string {
 	return rng
 }
 
-// call sends the request to the chosen member and waits for the reply.
+// call sends the request to the chosen member and waits for the reply,
+// and records the call's outcome in the metrics.
 func (r *remote) call(ctx context.Context, c remoteCall) ([]any, error) {
+	stats := r.m.met.RemoteCall(c.component, c.method)
+	if stats == nil {
+		return r.send(ctx, c)
+	}
+	start := time.Now()
+	res, err := r.send(ctx, c)
+	stats.Done(time.Since(start), remoteStatus(err))
+	return res, err
+}
+
+// send sends the request to the chosen member and waits for the reply.
+func (r *remote) send(ctx context.Context, c remoteCall) ([]any, error) {
 	rng := displayRange(c.rng)
 	im, ok := r.impl.next(c.component, rng, c.method)
 	if !ok {

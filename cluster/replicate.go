@@ -11,6 +11,7 @@ import (
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
+	"github.com/happner-go/happner/metrics"
 )
 
 // ReplicatePath is the channel that carries the cluster's own messages
@@ -129,9 +130,13 @@ func (m *Member) republish(name string, p *peer, ev client.Event) {
 	if o := ev.Meta.EventOrigin; o != nil {
 		req.Origin = &happn.Origin{Username: o.Username, ID: o.ID}
 	}
-	if _, err := m.mesh.Server().Publish(m.ctx, req); err != nil && m.ctx.Err() == nil {
-		m.log.Error("cluster: error republishing, cannot replicate", "peer", name, "path", path, "err", err)
+	if _, err := m.mesh.Server().Publish(m.ctx, req); err != nil {
+		if m.ctx.Err() == nil {
+			m.log.Error("cluster: error republishing, cannot replicate", "peer", name, "path", path, "err", err)
+		}
+		return
 	}
+	m.met.Replicated(metrics.In, 1)
 }
 
 // replicateMessage is what travels on ReplicatePath.
@@ -214,7 +219,9 @@ func (m *Member) flushSecurity(ctx context.Context) {
 	defer cancel()
 	if _, err := m.local.Set(ctx, ReplicatePath, msg, client.NoStore()); err != nil {
 		m.log.Error("cluster: replicating security changes", "err", err, "changes", len(batch))
+		return
 	}
+	m.met.SecurityChanges(metrics.Out, len(batch))
 }
 
 // onReplicate applies a security batch received from a peer.
@@ -242,4 +249,5 @@ func (m *Member) onReplicate(from string, ev client.Event) {
 		m.sec.mu.Unlock()
 		sec.ApplyRemoteChange(m.ctx, c)
 	}
+	m.met.SecurityChanges(metrics.In, len(b.Changes))
 }

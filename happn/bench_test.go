@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strconv"
 	"testing"
+
+	"github.com/happner-go/happner/metrics"
 )
 
 // Benchmarks of the request path without a network: frames go in through
@@ -79,9 +81,9 @@ func BenchmarkSetSecure(b *testing.B) {
 	runSets(b, benchConn(b, srv, `{"username":"_ADMIN","password":"happn"}`))
 }
 
-func BenchmarkGet(b *testing.B) {
-	srv := benchServer(b, Config{})
-	c := benchConn(b, srv, `{}`)
+func BenchmarkGet(b *testing.B) { runGets(b, benchConn(b, benchServer(b, Config{}), `{}`)) }
+
+func runGets(b *testing.B, c *LocalConn) {
 	_ = c.Send([]byte(`{"action":"set","eventId":3,"path":"/bench/get","data":{"value":12345,"name":"a sensor reading"},"options":{}}`))
 	drain(c)
 	frame := []byte(`{"action":"get","eventId":4,"path":"/bench/get","data":null,"sessionId":"s","options":{"timeout":60000}}`)
@@ -124,5 +126,22 @@ func benchPublish10(b *testing.B, cfg Config, login string) {
 				drain(s)
 			}
 		}
+	}
+}
+
+// BenchmarkMetrics runs the set, get and publish benchmarks on servers
+// with metrics on and off, in one run, to show what metrics cost per
+// operation (the README reports it).
+func BenchmarkMetrics(b *testing.B) {
+	off := false
+	modes := []struct {
+		name string
+		opts metrics.Options
+	}{{"on", metrics.Options{}}, {"off", metrics.Options{Enabled: &off}}}
+	for _, m := range modes {
+		cfg := Config{MetricsOptions: m.opts}
+		b.Run("set/metrics="+m.name, func(b *testing.B) { runSets(b, benchConn(b, benchServer(b, cfg), `{}`)) })
+		b.Run("get/metrics="+m.name, func(b *testing.B) { runGets(b, benchConn(b, benchServer(b, cfg), `{}`)) })
+		b.Run("publish10/metrics="+m.name, func(b *testing.B) { benchPublish10(b, cfg, `{}`) })
 	}
 }

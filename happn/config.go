@@ -2,9 +2,12 @@ package happn
 
 import (
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/happner-go/happner/happn/security"
+	"github.com/happner-go/happner/logging"
+	"github.com/happner-go/happner/metrics"
 	"github.com/happner-go/happner/store"
 )
 
@@ -90,8 +93,25 @@ type Config struct {
 	// Clock returns the current time for record timestamps; default
 	// time.Now. Tests use it to make times deterministic.
 	Clock func() time.Time `json:"-" yaml:"-"`
-	// Logger receives the server's logs; default slog.Default().
+	// Logger receives the server's logs; default slog.Default(), or a
+	// logger built from Log when that is set.
 	Logger *slog.Logger `json:"-" yaml:"-"`
+	// Log holds the "log" settings of a config file: format (text or
+	// json) and level (debug, info, warn or error). Command lines build
+	// their logger from it with [logging.New]; when Logger is nil and Log
+	// is set, New builds one that writes to standard error.
+	Log logging.Options `json:"log" yaml:"log"`
+	// Metrics collects the node's Prometheus metrics, served at /metrics.
+	// When nil and MetricsOptions does not turn metrics off, New creates
+	// one; the layers above (the mesh, the cluster) create it themselves
+	// and pass it down, so that a node has one registry for all its
+	// layers.
+	Metrics *metrics.Metrics `json:"-" yaml:"-"`
+	// MetricsOptions are the "metrics" settings of a config file:
+	// enabled (default true; false makes a node with no metrics, which
+	// costs nothing) and addr, a separate listener that serves /metrics,
+	// /health and /ready without authentication.
+	MetricsOptions metrics.Options `json:"metrics" yaml:"metrics"`
 }
 
 // TransportConfig configures the listener (happn services.transport.config).
@@ -145,6 +165,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+		if c.Log != (logging.Options{}) {
+			if l, err := logging.New(os.Stderr, c.Log); err == nil {
+				c.Logger = l
+			}
+		}
 	}
 	return c
 }

@@ -60,6 +60,7 @@ func (s *Server) OnSessionEvent(fn func(SessionEvent)) (cancel func()) {
 }
 
 func (s *Server) emitSessionEvent(t SessionEventType, sess *Session) {
+	s.logSession(t, sess)
 	e := &s.sessionEvents
 	e.mu.Lock()
 	if len(e.listeners) == 0 {

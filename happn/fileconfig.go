@@ -7,6 +7,8 @@ import (
 
 	"github.com/happner-go/happner/configfile"
 	"github.com/happner-go/happner/happn/security"
+	"github.com/happner-go/happner/logging"
+	"github.com/happner-go/happner/metrics"
 	"github.com/happner-go/happner/store"
 )
 
@@ -20,7 +22,11 @@ type fileConfig struct {
 	Secure                                bool   `json:"secure" yaml:"secure"`
 	DisableDefaultAdminNetworkConnections bool   `json:"disableDefaultAdminNetworkConnections" yaml:"disableDefaultAdminNetworkConnections"`
 	AllowNestedPermissions                bool   `json:"allowNestedPermissions" yaml:"allowNestedPermissions"`
-	Services                              struct {
+	// observability of this project: metrics.enabled, metrics.addr,
+	// log.format, log.level
+	Metrics  metrics.Options `json:"metrics" yaml:"metrics"`
+	Log      logging.Options `json:"log" yaml:"log"`
+	Services struct {
 		Data struct {
 			Config struct {
 				Datastores []store.DatastoreConfig `json:"datastores" yaml:"datastores"`
@@ -95,6 +101,11 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 		Filename:       fc.Services.Data.Config.Filename,
 		Transport:      fc.Services.Transport.Config,
 		HTTPExclusions: fc.Services.Connect.Config.Middleware.Security.Exclusions,
+		MetricsOptions: fc.Metrics,
+		Log:            fc.Log,
+	}
+	if err := cfg.Log.Validate(); err != nil {
+		return Config{}, fmt.Errorf("happn: reading config: %w", err)
 	}
 	cfg.AllowNestedPermissions = fc.AllowNestedPermissions
 	if fc.DisableDefaultAdminNetworkConnections {

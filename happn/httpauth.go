@@ -58,7 +58,7 @@ func (s *Server) TokenFromRequest(r *http.Request) string {
 func (s *Server) serveSecureHTTP(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	path := r.URL.Path
 	switch strings.ToLower(path) {
-	case "/ping", "/version", "/primus/spec", webclient.BrowserClientPath:
+	case "/ping", "/version", "/primus/spec", HealthPath, ReadyPath, webclient.BrowserClientPath:
 		// a page loads the browser client before it can log in
 		return r, false
 	case "/auth/login":
@@ -95,6 +95,7 @@ func (s *Server) serveSecureHTTP(w http.ResponseWriter, r *http.Request) (*http.
 		return r, true
 	}
 	if err := s.sec.Authorize(r.Context(), sess, "/@HTTP"+path, strings.ToLower(r.Method)); err != nil {
+		s.met.denied("http")
 		e := errs.From(err)
 		if _, policy := policyReasons[e.Message]; policy || e.Message == "token has been revoked" {
 			httpText(w, http.StatusUnauthorized, "authorization failed for "+sess.Username+": "+e.Message)

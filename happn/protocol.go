@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
 
 	"github.com/happner-go/happner/internal/jsonscan"
@@ -144,30 +145,38 @@ func (s *Server) handleControl(sess *Session, frame []byte) {
 func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request) {
 	sess.mu.Lock()
 	sess.msgCount++
+	seq := sess.msgCount
 	sess.mu.Unlock()
+	var err error
+	if s.met != nil {
+		a := s.met.actions[actionIndex(req.Action)]
+		defer s.requestDone(sess, req, a, a.Start(seq), &err)
+	}
 	if req.Action == "" {
-		sess.send(errorFrame(sess, req, plainError("request has no action")))
+		err = plainError("request has no action")
+		sess.send(errorFrame(sess, req, err))
 		return
 	}
 	if len(req.Path) > 0 && req.Path[0] == '"' {
 		var ok bool
 		if req.path, ok = jsonscan.UnquoteView(req.Path); !ok {
-			sess.send(errorFrame(sess, req, badPathType(req)))
+			err = badPathType(req)
+			sess.send(errorFrame(sess, req, err))
 			return
 		}
 	}
-	if err := checkEnvelope(req); err != nil {
+	if err = checkEnvelope(req); err != nil {
 		sess.send(errorFrame(sess, req, err))
 		return
 	}
 	var opts requestOptions
 	if len(req.Options) > 0 && req.Options[0] == '{' {
-		if err := parseOptions(req.Options, &opts); err != nil {
-			sess.send(errorFrame(sess, req, plainError("invalid options: %v", err)))
+		if perr := parseOptions(req.Options, &opts); perr != nil {
+			err = plainError("invalid options: %v", perr)
+			sess.send(errorFrame(sess, req, err))
 			return
 		}
 	}
-	var err error
 	switch req.Action {
 	case "configure-session":
 		err = s.configureSession(sess, req)
@@ -360,6 +369,7 @@ func (s *Server) login(ctx context.Context, sess *Session, req *request) error {
 	sess.loggedIn = true
 	sess.timestamp = nowMillis()
 	sess.mu.Unlock()
+	s.loginObserved(security.LoginAttempt{SessionID: sess.id, Local: sess.local, SourceIP: sess.remoteAddr})
 	s.emitSessionEvent(SessionAuthentic, sess)
 	sess.send(okFrame(sess, req, s.sessionRecord(sess), nil, false))
 	return nil

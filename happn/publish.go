@@ -255,8 +255,10 @@ func (s *Server) publish(p *publication) publishResult {
 	if len(list) == 0 {
 		*listp = list
 		matchPool.Put(listp)
+		s.published(0, 0)
 		return res
 	}
+	toPeers := 0 // frames to cluster members' sessions: replicated out
 	var (
 		common, commonMerge []byte
 		frames              []cachedFrame
@@ -354,6 +356,9 @@ func (s *Server) publish(p *publication) publishResult {
 		}
 		res.successful++
 		res.queued++
+		if sub.replicates {
+			toPeers++
+		}
 		if p.consistency == consistencyAcknowledged {
 			if res.recipients == nil {
 				res.recipients = make(map[*Session]int)
@@ -368,6 +373,7 @@ func (s *Server) publish(p *publication) publishResult {
 		*view = Publication{}
 		s.views.Put(view)
 	}
+	s.published(res.successful, toPeers)
 	return res
 }
 

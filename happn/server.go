@@ -14,6 +14,15 @@
 // [Server.ConnectLocal] with the same semantics and no socket. The layers
 // above (the mesh, the cluster) also use [Server.Subscribe] and
 // [Server.Publish], which deliver and make publications as Go values.
+//
+// Every server serves GET /metrics (Prometheus, from Config.Metrics; a
+// token is needed on a secure server unless the path is excluded), and
+// GET /health and GET /ready without a token: the layers above add their
+// part of readiness with [Server.AddReadyCheck]. With metrics on, requests
+// are counted by action and status, logins by result, publications,
+// deliveries, slow consumers and security denials, and the datastores the
+// server opens report their operations; connections, sessions and pending
+// bytes are computed when scraped.
 package happn
 
 import (
@@ -35,6 +44,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/happner-go/happner/happn/security"
+	"github.com/happner-go/happner/metrics"
 	"github.com/happner-go/happner/store"
 	"github.com/happner-go/happner/webclient"
 )
@@ -61,6 +71,11 @@ type Server struct {
 	deliveryFilter DeliveryFilter
 	sec            *security.Service
 	sessionEvents  sessionEvents
+	met            *serverMetrics // nil when metrics are off
+	deniedHook     DeniedHook
+	replication    []string // the paths cluster members replicate through
+	readiness      readiness
+	serving        atomic.Bool // Start has finished
 
 	internalOnce   sync.Once
 	internal       *Session // the session of in-process subscriptions and publications
@@ -72,6 +87,8 @@ type Server struct {
 	httpSrv *http.Server
 	mux     *http.ServeMux
 	ln      net.Listener
+	obsSrv  *http.Server // the separate metrics listener, if any
+	obsAddr string
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -83,7 +100,13 @@ type Server struct {
 // New creates a server from cfg; it opens the data store but does not
 // listen until [Server.Start].
 func New(cfg Config) (*Server, error) {
+	if err := cfg.Log.Validate(); err != nil {
+		return nil, fmt.Errorf("happn: %w", err)
+	}
 	cfg = cfg.withDefaults()
+	if cfg.Metrics == nil && cfg.MetricsOptions.On() {
+		cfg.Metrics = metrics.New(metrics.Info{})
+	}
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -92,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 		sessions: make(map[string]*Session),
 		stop:     make(chan struct{}),
 		mux:      http.NewServeMux(),
+		met:      newServerMetrics(cfg.Metrics),
 	}
 	s.acks = newAckTracker(s)
 	s.unfinished = &byteBudget{limit: max(cfg.MaxUnfinished, 0)}
@@ -99,11 +123,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store != nil {
 		s.store = cfg.Store
 	} else {
-		st, err := openDatastores(cfg.Datastores, cfg.Filename)
+		st, err := openDatastores(cfg.Datastores, cfg.Filename, cfg.Metrics)
 		if err != nil {
 			return nil, fmt.Errorf("happn: opening datastores: %w", err)
 		}
 		s.store, s.ownStore = st, true
+	}
+	if s.met != nil {
+		s.met.m.ReportServer(s.state)
 	}
 	if err := s.initName(context.Background()); err != nil {
 		s.closeStore()
@@ -126,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.sec.OnChange(s.securityChanged)
+	s.sec.OnLogin(s.loginObserved)
 	s.routes()
 	return s, nil
 }
@@ -189,6 +217,7 @@ func (s *Server) routes() {
 		fmt.Fprintf(w, `{"pingInterval":%d,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}`,
 			s.cfg.PingInterval.Milliseconds())
 	})
+	s.observabilityRoutes(s.mux)
 }
 
 // ServeHTTP routes websocket upgrades on any path starting with /primus to
@@ -239,6 +268,13 @@ func (s *Server) Start(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	if s.met != nil {
+		s.httpSrv.ConnState = s.trackConn
+	}
+	if err := s.startObservability(ctx); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -247,7 +283,9 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	go s.heartbeat()
+	s.logConfig()
 	s.log.Info("happn: listening", "addr", s.Addr(), "name", s.name, "secure", s.cfg.Secure)
+	s.serving.Store(true)
 	return nil
 }
 
@@ -329,6 +367,9 @@ func (s *Server) Stop(ctx context.Context, opts ...StopOptions) error {
 	if s.httpSrv != nil {
 		err = s.httpSrv.Shutdown(ctx)
 	}
+	if s.obsSrv != nil {
+		err = errors.Join(err, s.obsSrv.Shutdown(ctx))
+	}
 	s.acks.stop()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -358,6 +399,7 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	conn := newWSConn(netConn, br, lim, s.cfg.MaxPending, 30*time.Second)
 	sess := s.newSession(conn)
 	conn.onPing = func() { sess.alive.Store(true) }
+	conn.onSlowConsumer = func() { s.slowConsumer(sess) }
 	sess.url = r.URL.RequestURI()
 	sess.headers = map[string]string{}
 	for _, h := range []string{"x-forwarded-proto", "x-forwarded-port", "x-forwarded-for", "sec-websocket-extensions", "sec-websocket-key", "sec-websocket-version"} {

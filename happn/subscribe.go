@@ -69,6 +69,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		meta:     opts.Meta,
 		options:  req.Options,
 	}
+	sub.replicates = s.replicates(sess, key)
 	sub.perItem.Store(under)
 	if h := s.subscribeHook; h != nil {
 		match, refuse := h(sess.id, req.path, key)

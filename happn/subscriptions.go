@@ -51,6 +51,9 @@ type subscription struct {
 	merge   bool               // deliver the raw request data (merge subscriptions)
 	meta    json.RawMessage
 	options json.RawMessage
+	// replicates is set on a cluster member's subscription to one of the
+	// replication paths: deliveries on it are replicated out.
+	replicates bool
 }
 
 // subIndex finds the subscriptions a publication reaches. Subscriptions are

@@ -58,7 +58,7 @@ if [[ "${GO_PACKAGES:-./...}" == "./..." ]]; then
 	step "cluster integration tests again, on a real PostgreSQL shared store"
 	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
 	if ! HAPPNER_CLUSTER_STORE=postgres go test -count=1 -timeout "${GO_TEST_TIMEOUT:-10m}" ${GO_TEST_FLAGS:-} \
-		-run 'Test[0-9]|TestEvents|TestSecurity|TestDependency|TestMember|TestComponents|TestRemote|TestReplication' ./cluster; then
+		-run 'Test[0-9]|TestEvents|TestSecurity|TestDependency|TestMember|TestComponents|TestRemote|TestReplication|TestClusterMetrics' ./cluster; then
 		failed+=("cluster on PostgreSQL")
 	fi
 

@@ -282,8 +282,15 @@ func (s *Service) dummyHash() string {
 func invalidCredentials() error { return errs.InvalidCredentials("Invalid credentials") }
 
 // Login authenticates a password, digest, token or anonymous login and
-// returns the new session with its policies and token.
+// returns the new session with its policies and token. Every attempt is
+// reported to the [Service.OnLogin] observers.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*Session, error) {
+	sess, err := s.login(ctx, req)
+	s.loginObserved(req, sess, err)
+	return sess, err
+}
+
+func (s *Service) login(ctx context.Context, req LoginRequest) (*Session, error) {
 	if req.Username == AnonymousUser && req.Token == "" {
 		if !s.cfg.AllowAnonymousAccess {
 			return nil, errs.InvalidCredentials("Anonymous access is disabled")
@@ -301,7 +308,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Session, error)
 		return nil, errs.AccessDenied("use of _ADMIN credentials over the network is disabled")
 	}
 	if s.lockedOut(req.Username) {
-		return nil, errs.AccessDenied("Account locked out")
+		return nil, errs.AccessDenied(lockedOutMessage)
 	}
 	ue, err := s.loadUser(ctx, req.Username)
 	if err != nil {

@@ -96,6 +96,7 @@ type Service struct {
 
 	lisMu     sync.Mutex
 	listeners map[int]func(Change)
+	loginLis  map[int]func(LoginAttempt)
 	nextLis   int
 
 	qMu        sync.Mutex
