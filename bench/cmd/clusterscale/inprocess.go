@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/happner-go/happner/bench/internal/proc"
+	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/happn"
+	"github.com/happner-go/happner/happn/security"
+	"github.com/happner-go/happner/store"
+	"github.com/happner-go/happner/store/memory"
+)
+
+// inProcess is a cluster whose members all run in this process.
+type inProcess struct {
+	members []*cluster.Member
+	shared  store.Store // the memory store; nil on PostgreSQL
+	changes atomic.Int64
+}
+
+// memberConfig is the config of member i of n: the default membership
+// intervals unless --pulse or --scan say otherwise, every other member a
+// dependency, so that Create returns once the whole cluster is connected.
+func memberConfig(cfg *config, i, n int, dep string, shared store.Store, dsn string, log *slog.Logger) cluster.Config {
+	var c cluster.Config
+	c.Name = fmt.Sprintf("member-%02d", i)
+	c.Domain = benchDomain
+	c.Logger = log
+	c.Happn.Host = "127.0.0.1"
+	if cfg.secure {
+		c.Happn.Secure = true
+		c.Happn.AdminPassword = adminPassword
+	}
+	if shared != nil {
+		c.SharedStore = shared
+	} else {
+		c.Happn.Datastores = []store.DatastoreConfig{{
+			Name: "shared", Provider: "postgres", IsDefault: true, Settings: map[string]any{"url": dsn},
+		}}
+	}
+	c.Membership = cluster.MembershipConfig{
+		DeploymentID: dep, ServiceName: benchService, Dependencies: map[string]int{benchService: n - 1},
+		PulseInterval: cfg.pulse, MemberScanningInterval: cfg.scan, SecurityChangeSetReplicateInterval: cfg.secEvery,
+		DiscoverTimeout: 5 * time.Minute, StabiliseTimeout: 5 * time.Minute,
+	}
+	return c
+}
+
+// memberLogger logs the members' warnings to stderr with -v, else nothing.
+func memberLogger(cfg *config, stderr io.Writer) *slog.Logger {
+	if !cfg.verbose {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// startInProcess creates n members at once and returns when all are
+// stable.
+func startInProcess(ctx context.Context, cfg *config, n int, dsn string, stderr io.Writer) (running, startTiming, error) {
+	c := &inProcess{members: make([]*cluster.Member, n)}
+	if cfg.store == storeMemory {
+		c.shared = memory.New()
+	}
+	dep := fmt.Sprintf("scale-%d-%d", n, time.Now().UnixNano())
+	log := memberLogger(cfg, stderr)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.members[i], errs[i] = cluster.Create(ctx, memberConfig(cfg, i, n, dep, c.shared, dsn, log))
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		c.stop()
+		return nil, startTiming{}, err
+	}
+	return c, startTiming{fromFirst: took, fromLast: took}, nil
+}
+
+// cpu reads this process's CPU time with getrusage, which counts in
+// microseconds (/proc counts in 10 ms ticks).
+func (c *inProcess) cpu() ([]time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return nil, fmt.Errorf("getrusage: %w", err)
+	}
+	t := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return []time.Duration{t}, nil
+}
+
+func (c *inProcess) rssMB() (float64, error) {
+	b, err := proc.RSS(os.Getpid())
+	if err != nil {
+		return 0, err
+	}
+	return float64(b) / (1 << 20) / float64(len(c.members)), nil
+}
+
+// events publishes on member 0's server and counts deliveries to an
+// in-process subscription on every member. Publishing returns before the
+// peers have the event, so the publisher waits whenever more than depth
+// events are on their way.
+func (c *inProcess) events(ctx context.Context, k, depth int) (int64, error) {
+	n := int64(len(c.members))
+	target := int64(k) * n
+	var got atomic.Int64
+	done := make(chan struct{})
+	for _, m := range c.members {
+		cancel := m.Mesh().Server().Subscribe(eventPattern, happn.SubscribeOptions{Action: "SET"}, func(*happn.Publication) {
+			if got.Add(1) == target {
+				close(done)
+			}
+		})
+		defer cancel()
+	}
+	srv := c.members[0].Mesh().Server()
+	payload := []byte(`{"v":"` + strings.Repeat("x", 64) + `"}`)
+	for i := range int64(k) {
+		for got.Load() < (i-int64(depth))*n {
+			if !sleep(ctx, 100*time.Microsecond) {
+				return target - got.Load(), ctx.Err()
+			}
+		}
+		if _, err := srv.Publish(ctx, happn.PublishRequest{Path: eventPath, Data: payload}); err != nil {
+			return target - got.Load(), err
+		}
+	}
+	return awaitDeliveries(ctx, done, &got, target)
+}
+
+// awaitDeliveries waits until done is closed; it gives up, reporting the
+// missing deliveries, once none has arrived for deliveryWait.
+func awaitDeliveries(ctx context.Context, done <-chan struct{}, got *atomic.Int64, target int64) (int64, error) {
+	tick := time.NewTicker(deliveryWait)
+	defer tick.Stop()
+	last := got.Load()
+	for {
+		select {
+		case <-done:
+			return 0, nil
+		case <-tick.C:
+			now := got.Load()
+			if now == last {
+				return target - now, nil
+			}
+			last = now
+		case <-ctx.Done():
+			return target - got.Load(), ctx.Err()
+		}
+	}
+}
+
+// securityChanges upserts k groups on member 0 and waits until every other
+// member has been told of each.
+func (c *inProcess) securityChanges(ctx context.Context, k int, wait time.Duration) error {
+	others := len(c.members) - 1
+	target := int64(k * others)
+	var got atomic.Int64
+	done := make(chan struct{})
+	for _, m := range c.members[1:] {
+		cancel := m.Mesh().Server().Security().OnChange(func(ch security.Change) {
+			if ch.Event == changeEvent && strings.Contains(string(ch.Data), groupPrefix) && got.Add(1) == target {
+				close(done)
+			}
+		})
+		defer cancel()
+	}
+	sec := c.members[0].Mesh().Server().Security()
+	for range k {
+		g := security.Group{
+			Name:        fmt.Sprintf("%s%d", groupPrefix, c.changes.Add(1)),
+			Permissions: map[string]security.PermissionRule{"/clusterscale/data/*": {Actions: []string{"get", "on"}}},
+		}
+		if _, err := sec.UpsertGroup(ctx, g, security.UpsertOptions{}); err != nil {
+			return fmt.Errorf("upserting group %s: %w", g.Name, err)
+		}
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%d of %d changes applied by the other members after %s", got.Load(), target, wait)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop stops every member at once.
+func (c *inProcess) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, m := range c.members {
+		if m == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = m.Stop(ctx)
+		}()
+	}
+	wg.Wait()
+	if c.shared != nil {
+		_ = c.shared.Close()
+	}
+}
