@@ -58,8 +58,10 @@ type Change struct {
 	// Data describes the change (the user, group, permission or token).
 	Data json.RawMessage `json:"data,omitempty"`
 	// Users names the users whose rights may have changed; nil means
-	// possibly every user.
-	Users []string `json:"users,omitempty"`
+	// possibly every user, an empty list none. The JSON form keeps the
+	// difference (null and []), so that a node applying a replicated
+	// change reaches the same sessions as the node that made it.
+	Users []string `json:"users"`
 }
 
 // Service is the security service. All methods are safe for concurrent use.
