@@ -372,7 +372,7 @@ func (m *Member) awaitDiscovery(ctx context.Context) error {
 	defer deadline.Stop()
 	for {
 		m.mu.Lock()
-		met, ch, missing := m.depsMet, m.changed, m.missingDeps()
+		met, ch := m.depsMet, m.changed
 		m.mu.Unlock()
 		if met {
 			return nil
@@ -380,6 +380,9 @@ func (m *Member) awaitDiscovery(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-deadline.C:
+			m.mu.Lock()
+			missing := m.missingDeps()
+			m.mu.Unlock()
 			m.setStatus(StatusFailedDiscoverTimeout)
 			return fmt.Errorf("cluster: discover timeout: dependencies not met within %s (%s)", m.mc.DiscoverTimeout, missing)
 		case <-ctx.Done():
@@ -394,8 +397,10 @@ func (m *Member) awaitStable(ctx context.Context) error {
 	deadline := time.NewTimer(m.mc.StabiliseTimeout)
 	defer deadline.Stop()
 	for {
+		// woken by every change of every peer: the description of what is
+		// missing is built only when it is reported
 		m.mu.Lock()
-		stable, ch, waiting := m.stableLocked(), m.changed, m.unstableLocked()
+		stable, ch := m.stableLocked(), m.changed
 		m.mu.Unlock()
 		if stable {
 			m.setStatus(StatusStable)
@@ -404,6 +409,9 @@ func (m *Member) awaitStable(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-deadline.C:
+			m.mu.Lock()
+			waiting := m.unstableLocked()
+			m.mu.Unlock()
 			m.setStatus(StatusFailedConnecting)
 			return fmt.Errorf("cluster: failed to stabilise in %s, waiting for %s", m.mc.StabiliseTimeout, waiting)
 		case <-ctx.Done():
