@@ -65,6 +65,7 @@ type Member struct {
 	fresh      []Record             // the last scan's records, self excluded
 	depsMet    bool
 	changed    chan struct{} // closed and replaced on every state change
+	rescan     chan struct{} // asks run for a scan before the next tick
 	listeners  map[int]func(PeerEvent)
 	nextLis    int
 	clientAddr string
@@ -136,6 +137,7 @@ func newMember(cfg Config) (*Member, error) {
 		inbound:   map[string]string{},
 		departed:  map[string]time.Time{},
 		changed:   make(chan struct{}),
+		rescan:    make(chan struct{}, 1),
 		listeners: map[int]func(PeerEvent){},
 	}
 	m.paths = replicationSubscriptions(mc.ReplicationPaths, cfg.Domain)
@@ -461,7 +463,8 @@ func (m *Member) setStatusLocked(s Status) {
 }
 
 // run pulses and scans until the member stops. While discovering it scans
-// on every pulse.
+// on every pulse; a member it did not know of connecting to it makes it
+// scan at once (see onSession).
 func (m *Member) run() {
 	defer m.wg.Done()
 	m.scanOnce()
@@ -482,6 +485,8 @@ func (m *Member) run() {
 				m.scanOnce()
 			}
 		case <-scan.C:
+			m.scanOnce()
+		case <-m.rescan:
 			m.scanOnce()
 		}
 	}

@@ -252,3 +252,53 @@ func TestMembershipDescriptionOfPeer(t *testing.T) {
 		}
 	}
 }
+
+// A member that connects to a discovering member makes it scan at once:
+// members that start together find each other as soon as the last of them
+// has written its record, rather than at their next pulse (here ten
+// minutes away, far past the discover timeout).
+func TestMemberFoundByConnectionWhileDiscovering(t *testing.T) {
+	shared := newShared(t)
+	slow := func() Config {
+		c := withEmitter(testConfig("dep-found-by-connection", "svc", map[string]int{"svc": 1}, shared))
+		c.Membership.PulseInterval = 10 * time.Minute
+		c.Membership.MemberScanningInterval = time.Hour
+		c.Membership.StaleMemberThreshold = time.Hour
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	type created struct {
+		m   *Member
+		err error
+	}
+	first := make(chan created, 1)
+	go func() {
+		m, err := Create(ctx, slow())
+		first <- created{m, err}
+	}()
+	// the first member has pulsed and scanned (finding nobody) once its
+	// record is in the registry
+	reg := newRegistry(shared, "dep-found-by-connection", DefaultClusterName, time.Hour)
+	eventually(t, 5*time.Second, "the first member's record", func() bool {
+		recs, err := reg.scan(ctx)
+		return err == nil && len(recs) == 1
+	})
+	second, err := Create(ctx, slow())
+	if second != nil {
+		t.Cleanup(func() { _ = second.Stop(context.Background()) })
+	}
+	if err != nil {
+		t.Fatalf("second member: %v", err)
+	}
+	c := <-first
+	if c.m != nil {
+		t.Cleanup(func() { _ = c.m.Stop(context.Background()) })
+	}
+	if c.err != nil {
+		t.Fatalf("first member: %v", c.err)
+	}
+	if got := peerNames(c.m); len(got) != 1 || got[0] != second.Name() {
+		t.Fatalf("first member's peers: %v", got)
+	}
+}

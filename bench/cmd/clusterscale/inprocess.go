@@ -56,12 +56,65 @@ func memberConfig(cfg *config, i, n int, dep string, shared store.Store, dsn str
 	return c
 }
 
-// memberLogger logs the members' warnings to stderr with -v, else nothing.
-func memberLogger(cfg *config, stderr io.Writer) *slog.Logger {
-	if !cfg.verbose {
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
+// memberLogger logs the members' warnings to stderr with -v, else nothing,
+// and tells phases when each member passes from discovery to connecting.
+func memberLogger(cfg *config, stderr io.Writer, phases *phaseWatch) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(io.Discard, nil)
+	if cfg.verbose {
+		h = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(&phaseHandler{Handler: h, phases: phases})
+}
+
+// phaseWatch records when the last member had found all the others.
+type phaseWatch struct {
+	mu         sync.Mutex
+	discovered time.Time
+}
+
+func (p *phaseWatch) connecting() {
+	p.mu.Lock()
+	p.discovered = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *phaseWatch) lastDiscovered() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.discovered
+}
+
+// phaseHandler watches the members' status changes in their log.
+type phaseHandler struct {
+	slog.Handler
+	phases *phaseWatch
+}
+
+// Enabled lets Info records through (status changes are logged at Info), as
+// a member's default logger does.
+func (h *phaseHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+
+func (h *phaseHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "cluster: status" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "to" && a.Value.String() == cluster.StatusConnecting.String() {
+				h.phases.connecting()
+			}
+			return true
+		})
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *phaseHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &phaseHandler{Handler: h.Handler.WithAttrs(as), phases: h.phases}
+}
+
+func (h *phaseHandler) WithGroup(name string) slog.Handler {
+	return &phaseHandler{Handler: h.Handler.WithGroup(name), phases: h.phases}
 }
 
 // startInProcess creates n members at once and returns when all are
@@ -72,7 +125,8 @@ func startInProcess(ctx context.Context, cfg *config, n int, dsn string, stderr 
 		c.shared = memory.New()
 	}
 	dep := fmt.Sprintf("scale-%d-%d", n, time.Now().UnixNano())
-	log := memberLogger(cfg, stderr)
+	phases := &phaseWatch{}
+	log := memberLogger(cfg, stderr, phases)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -89,7 +143,7 @@ func startInProcess(ctx context.Context, cfg *config, n int, dsn string, stderr 
 		c.stop()
 		return nil, startTiming{}, err
 	}
-	return c, startTiming{fromFirst: took, fromLast: took}, nil
+	return c, startTiming{fromFirst: took, fromLast: took, discovered: phases.lastDiscovered().Sub(start)}, nil
 }
 
 // cpu reads this process's CPU time with getrusage, which counts in

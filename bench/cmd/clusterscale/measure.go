@@ -42,9 +42,11 @@ type running interface {
 	stop()
 }
 
-// startTiming is how long a cluster took to become stable.
+// startTiming is how long a cluster took to become stable, and (members
+// in this process) until every member had found all the others.
 type startTiming struct {
 	fromFirst, fromLast time.Duration
+	discovered          time.Duration
 }
 
 // measure starts a cluster of n members and takes its figures.
@@ -84,6 +86,9 @@ func measure(ctx context.Context, cfg *config, pg *pgServer, n int, stderr io.Wr
 	defer c.stop()
 	r.StableS = report.Ptr(t.fromFirst.Seconds())
 	r.StableAfterLastS = report.Ptr(t.fromLast.Seconds())
+	if t.discovered > 0 {
+		r.DiscoveredS = report.Ptr(t.discovered.Seconds())
+	}
 	if !sleep(ctx, cfg.settle) {
 		r.Error = ctx.Err().Error()
 		return r

@@ -23,6 +23,9 @@ type result struct {
 	// stable; StableAfterLastS from the last member's start.
 	StableS          *float64 `json:"stable_s,omitempty"`
 	StableAfterLastS *float64 `json:"stable_after_last_start_s,omitempty"`
+	// DiscoveredS is the time from the start until the last member had
+	// found every other in the registry (members in one process).
+	DiscoveredS *float64 `json:"discovered_s,omitempty"`
 
 	IdleS *float64 `json:"idle_s,omitempty"`
 	// IdleCPUPct is the idle cluster's CPU per member, in % of one core;
@@ -71,6 +74,7 @@ func (r *result) human() string {
 			fmt.Fprintf(&b, " %s %.3g%s", name, *v, unit)
 		}
 	}
+	f("discovered", r.DiscoveredS, "s")
 	f("stable", r.StableS, "s")
 	f("idle", r.IdleCPUPct, "%/member")
 	f("pg", r.PGStatementsPerS, " stmt/s/member")

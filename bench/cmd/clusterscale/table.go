@@ -23,6 +23,7 @@ type row struct {
 var tableRows = []row{
 	{"stable_s", "start → every member stable (s)", report.Format},
 	{"stable_after_last_start_s", "last member started → every member stable (s)", report.Format},
+	{"discovered_s", "start → every member found all others (s)", report.Format},
 	{"idle_cpu_pct_per_member", "idle CPU per member (% of a core)", report.Format},
 	{"idle_cpu_pct_max_member", "idle CPU, busiest member (% of a core)", report.Format},
 	{"pg_statements_per_s_per_member", "PostgreSQL statements/s per member (idle)", report.Format},
