@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,6 +56,7 @@ func run() error {
 		adminPw = flag.String("admin-password", "happn", "_ADMIN password of a secure member")
 		report  = flag.Bool("report-security", false, "print SECURITY <event> for every security change")
 		verbose = flag.Bool("v", false, "log at info level")
+		profile = flag.String("cpuprofile", "", "write a CPU profile to this file until the member stops")
 	)
 	flag.Parse()
 	if *dsn == "" || *dep == "" {
@@ -89,6 +91,17 @@ func run() error {
 			}
 			cfg.Membership.Dependencies[k] = n
 		}
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
