@@ -13,10 +13,11 @@ usage() {
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
   cat <<'EOF2'
 
-  --quick               5 and 10 members, 5 s idle window, fewer events and changes (~2 min)
+  --quick               5 and 10 members, 5 s idle window, fewer events (~2 min)
   --members LIST        member counts of the in-process setups (default 5,10,25,50)
   --process-members L   member counts of the processes setup (default: --members)
-  --only SETUPS         run only these (comma-separated): memory postgres secure processes
+  --only SETUPS         run only these (comma-separated): memory postgres secure
+                        processes processes-secure
   --idle D              idle measurement window (Go duration, default 15s)
   --out DIR             where to keep the JSON lines and table.md
                         (default bench/results/cluster-scale-<timestamp>)
@@ -24,22 +25,23 @@ usage() {
 Setups: memory = members in one process on one in-memory store; postgres =
 members in one process, each with its own pool on one PostgreSQL database;
 secure = the same, secure (members log in as _ADMIN); processes = one
-clustermember process per member on PostgreSQL. PostgreSQL is a private
-server started from the installed binaries (apt-get install postgresql).
+clustermember process per member on PostgreSQL; processes-secure = the same,
+secure. PostgreSQL is a private server started from the installed binaries
+(apt-get install postgresql).
 EOF2
 }
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SETUPS="memory postgres secure processes"
+ALL_SETUPS="memory postgres secure processes processes-secure"
 MEMBERS="5,10,25,50"
 PROC_MEMBERS=""
 IDLE=15s
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) MEMBERS="5,10"; IDLE=5s; EXTRA=(--settle 1s --events 500 --changes 10) ;;
+    --quick) MEMBERS="5,10"; IDLE=5s; EXTRA=(--settle 1s --events 500) ;;
     --members) bench_need_value "$@"; MEMBERS="$2"; shift ;;
     --process-members) bench_need_value "$@"; PROC_MEMBERS="$2"; shift ;;
     --only) bench_need_value "$@"; ONLY="$ONLY ${2//,/ }"; shift ;;
@@ -80,6 +82,8 @@ for setup in $SCENARIOS; do
     secure) run secure --members "$MEMBERS" --store postgres --secure ;;
     processes) run processes --members "$PROC_MEMBERS" --store postgres --mode processes \
       --member-bin "$TMP/clustermember" ;;
+    processes-secure) run processes-secure --members "$PROC_MEMBERS" --store postgres --mode processes \
+      --member-bin "$TMP/clustermember" --secure ;;
   esac
 done
 
