@@ -146,15 +146,22 @@ func startInProcess(ctx context.Context, cfg *config, n int, dsn string, stderr 
 	return c, startTiming{fromFirst: took, fromLast: took, discovered: phases.lastDiscovered().Sub(start)}, nil
 }
 
-// cpu reads this process's CPU time with getrusage, which counts in
-// microseconds (/proc counts in 10 ms ticks).
 func (c *inProcess) cpu() ([]time.Duration, error) {
+	t, err := selfCPU()
+	if err != nil {
+		return nil, err
+	}
+	return []time.Duration{t}, nil
+}
+
+// selfCPU reads this process's CPU time with getrusage, which counts in
+// microseconds (/proc counts in 10 ms ticks).
+func selfCPU() (time.Duration, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return nil, fmt.Errorf("getrusage: %w", err)
+		return 0, fmt.Errorf("getrusage: %w", err)
 	}
-	t := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return []time.Duration{t}, nil
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 func (c *inProcess) rssMB() (float64, error) {

@@ -73,6 +73,29 @@ func measure(ctx context.Context, cfg *config, pg *pgServer, n int, stderr io.Wr
 		t   startTiming
 		err error
 	)
+	var (
+		atStart    pgCounters
+		pgCPUStart time.Duration
+		pgCPUErr   error
+	)
+	if db != nil {
+		var err error
+		if atStart, err = db.counters(); err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		pgCPUStart, pgCPUErr = db.serverCPU()
+	}
+	// members in this process: their start is what this process spends
+	// from here; member processes start from nothing
+	var cpuStart time.Duration
+	if cfg.mode == modeInProcess {
+		var err error
+		if cpuStart, err = selfCPU(); err != nil {
+			r.Error = err.Error()
+			return r
+		}
+	}
 	fmt.Fprintf(stderr, "starting %d members (%s, %s)…\n", n, cfg.mode, cfg.store)
 	if cfg.mode == modeProcesses {
 		c, t, err = startProcesses(ctx, cfg, n, dsn, stderr)
@@ -92,6 +115,22 @@ func measure(ctx context.Context, cfg *config, pg *pgServer, n int, stderr io.Wr
 	if !sleep(ctx, cfg.settle) {
 		r.Error = ctx.Err().Error()
 		return r
+	}
+	if cpu, err := c.cpu(); err == nil {
+		r.StartCPUMs = report.Ptr(1000 * (sum(cpu) - cpuStart).Seconds() / float64(n))
+	}
+	if db != nil {
+		// from the start to the end of the settle time, which lets every
+		// backend report its counts (and adds a few pulses and scans)
+		c, err := db.counters()
+		if err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		r.PGStartStatements = report.Ptr(float64(c.minus(atStart).xacts) / float64(n))
+		if cpu, err := db.serverCPU(); err == nil && pgCPUErr == nil {
+			r.PGStartCPUS = report.Ptr((cpu - pgCPUStart).Seconds())
+		}
 	}
 
 	// Idle: nothing but pulses, scans and keep-alives.

@@ -27,6 +27,13 @@ type result struct {
 	// found every other in the registry (members in one process).
 	DiscoveredS *float64 `json:"discovered_s,omitempty"`
 
+	// StartCPUMs is the CPU per member from the start until the cluster
+	// has settled; PGStartStatements and PGStartCPUS are PostgreSQL's
+	// statements per member and CPU (all members) in the same time.
+	StartCPUMs        *float64 `json:"start_cpu_ms_per_member,omitempty"`
+	PGStartStatements *float64 `json:"pg_statements_per_member_at_start,omitempty"`
+	PGStartCPUS       *float64 `json:"pg_cpu_s_at_start,omitempty"`
+
 	IdleS *float64 `json:"idle_s,omitempty"`
 	// IdleCPUPct is the idle cluster's CPU per member, in % of one core;
 	// IdleCPUMaxPct the busiest member's (processes only).
@@ -76,6 +83,8 @@ func (r *result) human() string {
 	}
 	f("discovered", r.DiscoveredS, "s")
 	f("stable", r.StableS, "s")
+	f("start CPU", r.StartCPUMs, "ms/member")
+	f("pg start CPU", r.PGStartCPUS, "s")
 	f("idle", r.IdleCPUPct, "%/member")
 	f("pg", r.PGStatementsPerS, " stmt/s/member")
 	f("event", r.EventCPUUs, "µs/member")
