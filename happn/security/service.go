@@ -88,7 +88,7 @@ type Service struct {
 	revoked map[string]RevokedToken
 
 	nonceMu sync.Mutex
-	nonces  map[string]nonceEntry
+	nonces  map[string][]nonceEntry // by public key, oldest first
 
 	lockMu          sync.Mutex
 	lockouts        map[string]lockEntry // failures of existing users
@@ -126,7 +126,7 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		behalf:          map[string]*Session{},
 		sessions:        map[string]*sessState{},
 		revoked:         map[string]RevokedToken{},
-		nonces:          map[string]nonceEntry{},
+		nonces:          map[string][]nonceEntry{},
 		lockouts:        map[string]lockEntry{},
 		unknownLockouts: map[string]lockEntry{},
 		listeners:       map[int]func(Change){},
