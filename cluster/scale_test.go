@@ -2,7 +2,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -301,4 +305,32 @@ func TestMemberFoundByConnectionWhileDiscovering(t *testing.T) {
 	if got := peerNames(c.m); len(got) != 1 || got[0] != second.Name() {
 		t.Fatalf("first member's peers: %v", got)
 	}
+}
+
+// Secure members can log into each other with a key pair (the cluster
+// user's public key, clusterPrivateKey/clusterPublicKey) rather than a
+// password: a signature per login instead of a password hash check, which
+// every member would otherwise make for every other member.
+func TestSecurityMembersLogInWithKeyPair(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+	public := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.PublicKey)}))
+	ms := secureMembers(t, "dep-key-pair", 3, func(_ int, c *Config) {
+		c.Happn.Security.AdminPublicKey = public
+		c.Membership.ClusterPrivateKey, c.Membership.ClusterPublicKey = private, public
+	})
+	for _, m := range ms {
+		if m.mc.ClusterPassword != "" {
+			t.Fatalf("%s has a cluster password", m.Name())
+		}
+		if got := peerNames(m); len(got) != 2 {
+			t.Errorf("%s: peers %v", m.Name(), got)
+		}
+	}
+	// the connections are usable: a security change made on member 1
+	// reaches the others over them
+	checkSecuritySync(t, ms[0], ms[2])
 }
