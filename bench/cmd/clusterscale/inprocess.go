@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +35,7 @@ type inProcess struct {
 // memberConfig is the config of member i of n: the default membership
 // intervals unless --pulse or --scan say otherwise, every other member a
 // dependency, so that Create returns once the whole cluster is connected.
-func memberConfig(cfg *config, i, n int, dep string, shared store.Store, dsn string, log *slog.Logger) cluster.Config {
+func memberConfig(cfg *config, i, n int, dep string, shared store.Store, dsn string, log *slog.Logger, keys *keyPair) cluster.Config {
 	var c cluster.Config
 	c.Name = fmt.Sprintf("member-%02d", i)
 	c.Domain = benchDomain
@@ -40,6 +44,9 @@ func memberConfig(cfg *config, i, n int, dep string, shared store.Store, dsn str
 	if cfg.secure {
 		c.Happn.Secure = true
 		c.Happn.AdminPassword = adminPassword
+	}
+	if keys != nil {
+		c.Happn.Security.AdminPublicKey = keys.public
 	}
 	if shared != nil {
 		c.SharedStore = shared
@@ -53,7 +60,25 @@ func memberConfig(cfg *config, i, n int, dep string, shared store.Store, dsn str
 		PulseInterval: cfg.pulse, MemberScanningInterval: cfg.scan, SecurityChangeSetReplicateInterval: cfg.secEvery,
 		DiscoverTimeout: 5 * time.Minute, StabiliseTimeout: 5 * time.Minute,
 	}
+	if keys != nil {
+		c.Membership.ClusterPrivateKey, c.Membership.ClusterPublicKey = keys.private, keys.public
+	}
 	return c
+}
+
+// keyPair is the RSA key pair members log into each other with (as
+// _ADMIN, whose public key it is), in PEM.
+type keyPair struct{ private, public string }
+
+func newKeyPair() (*keyPair, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generating a key pair: %w", err)
+	}
+	return &keyPair{
+		private: string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})),
+		public:  string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.PublicKey)})),
+	}, nil
 }
 
 // memberLogger logs the members' warnings to stderr with -v, else nothing,
@@ -125,6 +150,13 @@ func startInProcess(ctx context.Context, cfg *config, n int, dsn string, stderr 
 		c.shared = memory.New()
 	}
 	dep := fmt.Sprintf("scale-%d-%d", n, time.Now().UnixNano())
+	var keys *keyPair
+	if cfg.keys {
+		var err error
+		if keys, err = newKeyPair(); err != nil {
+			return nil, startTiming{}, err
+		}
+	}
 	phases := &phaseWatch{}
 	log := memberLogger(cfg, stderr, phases)
 	errs := make([]error, n)
@@ -134,7 +166,7 @@ func startInProcess(ctx context.Context, cfg *config, n int, dsn string, stderr 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.members[i], errs[i] = cluster.Create(ctx, memberConfig(cfg, i, n, dep, c.shared, dsn, log))
+			c.members[i], errs[i] = cluster.Create(ctx, memberConfig(cfg, i, n, dep, c.shared, dsn, log, keys))
 		}()
 	}
 	wg.Wait()

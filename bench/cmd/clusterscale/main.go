@@ -51,6 +51,7 @@ type config struct {
 	mode      string
 	store     string
 	secure    bool
+	keys      bool
 	pulse     time.Duration
 	scan      time.Duration
 	secEvery  time.Duration
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.mode, "mode", modeInProcess, "where members run: in-process (all in this process) or processes (one clustermember each)")
 	fs.StringVar(&cfg.store, "store", storeMemory, "shared store: memory (in-process only) or postgres")
 	fs.BoolVar(&cfg.secure, "secure", false, "secure members: they log into each other as _ADMIN")
+	fs.BoolVar(&cfg.keys, "keys", false, "secure members log into each other with an RSA key pair (clusterPrivateKey) instead of _ADMIN's password (in-process only)")
 	fs.DurationVar(&cfg.pulse, "pulse", time.Second, "membership pulse interval")
 	fs.DurationVar(&cfg.scan, "scan", 3*time.Second, "membership scanning interval")
 	fs.DurationVar(&cfg.secEvery, "security-interval", 3*time.Second, "how often members send their security changes to the others")
@@ -116,6 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--store must be %s or %s", storeMemory, storePostgres)
 	case cfg.mode == modeProcesses && cfg.store != storePostgres:
 		return nil, errors.New("--mode processes needs --store postgres (members in separate processes share a database)")
+	case cfg.keys && (!cfg.secure || cfg.mode != modeInProcess):
+		return nil, errors.New("--keys needs --secure and --mode in-process")
 	case cfg.mode == modeProcesses && cfg.memberBin == "":
 		return nil, errors.New("--mode processes needs --member-bin")
 	case cfg.pulse <= 0 || cfg.scan <= 0 || cfg.secEvery <= 0:

@@ -52,7 +52,7 @@ type startTiming struct {
 // measure starts a cluster of n members and takes its figures.
 func measure(ctx context.Context, cfg *config, pg *pgServer, n int, stderr io.Writer) *result {
 	r := &result{
-		Label: cfg.label, Mode: cfg.mode, Store: cfg.store, Secure: cfg.secure, Members: n,
+		Label: cfg.label, Mode: cfg.mode, Store: cfg.store, Secure: cfg.secure, Keys: cfg.keys, Members: n,
 		PulseMs: cfg.pulse.Milliseconds(), ScanMs: cfg.scan.Milliseconds(), CPUs: runtime.NumCPU(),
 	}
 	var db *pgDatabase

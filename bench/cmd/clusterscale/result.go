@@ -13,6 +13,7 @@ type result struct {
 	Mode    string `json:"mode"`
 	Store   string `json:"store"`
 	Secure  bool   `json:"secure"`
+	Keys    bool   `json:"keys,omitempty"`
 	Members int    `json:"members"`
 	PulseMs int64  `json:"pulse_ms"`
 	ScanMs  int64  `json:"scan_ms"`
@@ -74,6 +75,9 @@ func (r *result) human() string {
 	sec := ""
 	if r.Secure {
 		sec = " secure"
+	}
+	if r.Keys {
+		sec += " keys"
 	}
 	fmt.Fprintf(&b, "%3d members [%s %s%s]", r.Members, r.Mode, r.Store, sec)
 	f := func(name string, v *float64, unit string) {

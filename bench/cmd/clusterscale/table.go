@@ -45,7 +45,7 @@ var tableRows = []row{
 // groupKey identifies the results that share one table.
 type groupKey struct {
 	label, mode, store string
-	secure             bool
+	secure, keys       bool
 }
 
 func (k groupKey) title() string {
@@ -60,7 +60,9 @@ func (k groupKey) title() string {
 	} else {
 		parts = append(parts, "memory shared store")
 	}
-	if k.secure {
+	if k.keys {
+		parts = append(parts, "secure (members log in as _ADMIN with a key pair)")
+	} else if k.secure {
 		parts = append(parts, "secure (members log in as _ADMIN)")
 	} else {
 		parts = append(parts, "insecure")
@@ -92,10 +94,11 @@ func tableCmd(args []string, w, stderr io.Writer) error {
 			st, _ := m["store"].(string)
 			label, _ := m["label"].(string)
 			secure, _ := m["secure"].(bool)
+			keys, _ := m["keys"].(bool)
 			if _, ok := report.Number(m, "members"); !ok || mode == "" || st == "" {
 				return errors.New("not a clusterscale result (no members, mode or store)")
 			}
-			k := groupKey{label, mode, st, secure}
+			k := groupKey{label, mode, st, secure, keys}
 			if _, seen := groups[k]; !seen {
 				order = append(order, k)
 			}
