@@ -17,14 +17,15 @@ usage() {
   --members LIST        member counts of the in-process setups (default 5,10,25,50)
   --process-members L   member counts of the processes setup (default: --members)
   --only SETUPS         run only these (comma-separated): memory postgres secure
-                        processes processes-secure
+                        secure-keys processes processes-secure
   --idle D              idle measurement window (Go duration, default 15s)
   --out DIR             where to keep the JSON lines and table.md
                         (default bench/results/cluster-scale-<timestamp>)
 
 Setups: memory = members in one process on one in-memory store; postgres =
 members in one process, each with its own pool on one PostgreSQL database;
-secure = the same, secure (members log in as _ADMIN); processes = one
+secure = the same, secure (members log in as _ADMIN with its password);
+secure-keys = the same, members log in with a key pair; processes = one
 clustermember process per member on PostgreSQL; processes-secure = the same,
 secure. PostgreSQL is a private server started from the installed binaries
 (apt-get install postgresql).
@@ -34,7 +35,7 @@ EOF2
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SETUPS="memory postgres secure processes processes-secure"
+ALL_SETUPS="memory postgres secure secure-keys processes processes-secure"
 MEMBERS="5,10,25,50"
 PROC_MEMBERS=""
 IDLE=15s
@@ -80,6 +81,7 @@ for setup in $SCENARIOS; do
     memory) run memory --members "$MEMBERS" --store memory ;;
     postgres) run postgres --members "$MEMBERS" --store postgres ;;
     secure) run secure --members "$MEMBERS" --store postgres --secure ;;
+    secure-keys) run secure-keys --members "$MEMBERS" --store postgres --secure --keys ;;
     processes) run processes --members "$PROC_MEMBERS" --store postgres --mode processes \
       --member-bin "$TMP/clustermember" ;;
     processes-secure) run processes-secure --members "$PROC_MEMBERS" --store postgres --mode processes \
