@@ -129,7 +129,8 @@ func measure(ctx context.Context, cfg *config, pg *pgServer, n int, stderr io.Wr
 		}
 		r.PGStartStatements = report.Ptr(float64(c.minus(atStart).xacts) / float64(n))
 		if cpu, err := db.serverCPU(); err == nil && pgCPUErr == nil {
-			r.PGStartCPUS = report.Ptr((cpu - pgCPUStart).Seconds())
+			// backends that ended meanwhile take their time with them
+			r.PGStartCPUS = report.Ptr(max(0, (cpu - pgCPUStart).Seconds()))
 		}
 	}
 
