@@ -116,10 +116,14 @@ func (s *Service) SessionFromToken(ctx context.Context, token string) (*Session,
 		Policy: c.Policy, Info: c.Info, User: &User{Username: c.Username, UserID: c.UserID}}, nil
 }
 
-// maxNoncesPerKey bounds the live nonces of one public key: clients that
-// share a key pair (the members of a cluster logging into each other) may
-// each be between asking for a nonce and logging in with it.
-const maxNoncesPerKey = 16
+// maxNoncesPerKey bounds the live nonces of one public key. Clients that
+// share a key pair may each be between asking for a nonce and logging in
+// with it: every other member of a cluster, when all start together. A
+// nonce dropped too early fails a login, and failed logins lock the user
+// out, so the bound is generous; a digest is checked against every live
+// nonce of its key only for the user holding that key, and only until the
+// lockout.
+const maxNoncesPerKey = 1024
 
 // RequestNonce returns a fresh nonce for a digest login with publicKey,
 // valid for DefaultNonceTTL and usable once. Several nonces of one key may

@@ -42,6 +42,10 @@ var tableRows = []row{
 	{"change_s", "security changes: made → applied everywhere (s)", report.Format},
 }
 
+// maxErrorLen is how much of an error a table shows (a cluster that did not
+// become stable lists every member it waited for).
+const maxErrorLen = 300
+
 // groupKey identifies the results that share one table.
 type groupKey struct {
 	label, mode, store string
@@ -169,7 +173,11 @@ func writeTable(w io.Writer, k groupKey, results []map[string]any) {
 			fmt.Fprintf(&b, "\n%d members: %s events never arrived.", n, report.FormatWhole(lost))
 		}
 		if e, _ := m["error"].(string); e != "" {
-			fmt.Fprintf(&b, "\n%d members: error: %s", n, strings.ReplaceAll(e, "|", "/"))
+			e = strings.ReplaceAll(strings.ReplaceAll(e, "|", "/"), "\n", " ")
+			if len(e) > maxErrorLen {
+				e = e[:maxErrorLen] + "…"
+			}
+			fmt.Fprintf(&b, "\n%d members: error: %s", n, e)
 		}
 	}
 	fmt.Fprintln(w, strings.TrimRight(b.String(), "\n"))
