@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"reflect"
 	"sort"
+	"strings"
+	"sync"
 )
 
 // component is a named, mesh-exposed instance of a module.
@@ -22,6 +24,34 @@ type component struct {
 	deps Dependencies
 	desc *ComponentDescription
 	log  *slog.Logger
+	// ranges caches whether the version satisfies the ranges callers ask
+	// for (a handful per component; bounded against hostile callers).
+	rangesMu sync.RWMutex
+	ranges   map[string]bool
+}
+
+// maxCachedRanges bounds a component's cache of version range answers.
+const maxCachedRanges = 64
+
+// satisfies reports whether the component's version satisfies rng
+// (happner's coercedSatisfies), remembering the answer.
+func (c *component) satisfies(rng string) bool {
+	c.rangesMu.RLock()
+	ok, known := c.ranges[rng]
+	c.rangesMu.RUnlock()
+	if known {
+		return ok
+	}
+	ok = versionSatisfies(c.version, rng)
+	c.rangesMu.Lock()
+	if c.ranges == nil {
+		c.ranges = map[string]bool{}
+	}
+	if len(c.ranges) < maxCachedRanges {
+		c.ranges[strings.Clone(rng)] = ok
+	}
+	c.rangesMu.Unlock()
+	return ok
 }
 
 // newComponent builds a component from a module instance.

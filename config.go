@@ -1,24 +1,19 @@
 package happner
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/happner-go/happner/configfile"
 	"github.com/happner-go/happner/happn"
 )
 
-// Config configures a mesh, in the shape of a happner-2 config (mesh.md §1).
+// Config configures a mesh, in the shape of a happner-2 config.
 type Config struct {
 	// Name is the mesh (and happn server) name.
 	Name string
@@ -39,7 +34,7 @@ type Config struct {
 	// listed follow in name order.
 	ComponentOrder []string
 	// Web is the web section: routes ({"/mount": "component/route"}) and
-	// middleware ([{"component", "methods"}]) (mesh.md §7.2-7.3).
+	// middleware ([{"component", "methods"}]).
 	Web json.RawMessage
 	// WebFuncs are the Go functions of the web section: global middleware
 	// and root routes, mounted before Web's entries and the components.
@@ -60,6 +55,13 @@ type Config struct {
 	AuthorityDelegationOn bool
 	// DirectResponses publishes replies only to the calling session.
 	DirectResponses bool
+	// InlineCallBudget is how quick a method must have shown itself to be
+	// for a call that arrives alone on its connection to run on that
+	// connection's reader (its reply then shares the request's write, and
+	// no other goroutine is woken); default 250µs. A method must stay under
+	// it 16 calls in a row; a slower call sends it back to the worker
+	// goroutines for the next 80. Negative: every call runs on a worker.
+	InlineCallBudget time.Duration
 	// Remote reaches components on other cluster members (set by the
 	// cluster package); nil: only this mesh's components exist.
 	Remote Remote
@@ -131,7 +133,7 @@ type ComponentConfig struct {
 	// Web holds {"routes": {route: "method" | ["mw1", "mw2"]}}: methods of
 	// the module with a web signature (see [Middleware]) or "static"
 	// ([StaticFS]), mounted at /<mesh>/<component>/<route> and
-	// /<component>/<route> (mesh.md §7.1).
+	// /<component>/<route>.
 	Web json.RawMessage `json:"web,omitempty"`
 	// Dependencies are the components this component uses from the
 	// cluster, by name, and under BrokerKey ("$broker") the components it
@@ -190,13 +192,13 @@ type ModuleSchema struct {
 	Dependencies map[string]map[string]any
 }
 
-// fileConfig is the JSON form of Config.
+// fileConfig is the file form of Config; its json tags are the keys a
+// happner config file may have besides "happn".
 type fileConfig struct {
 	Name                  string                     `json:"name"`
 	Domain                string                     `json:"domain"`
 	Port                  *int                       `json:"port"`
 	Secure                bool                       `json:"secure"`
-	Happn                 json.RawMessage            `json:"happn"`
 	Modules               map[string]ModuleConfig    `json:"modules"`
 	Components            map[string]ComponentConfig `json:"components"`
 	Web                   json.RawMessage            `json:"web"`
@@ -206,8 +208,12 @@ type fileConfig struct {
 	AuthorityDelegationOn bool                       `json:"authorityDelegationOn"`
 	DirectResponses       bool                       `json:"directResponses"`
 	IgnoreDeps            bool                       `json:"ignoreDependenciesOnStartup"`
+
+	Endpoints configfile.Unsupported `json:"endpoints" unsupported:"mesh-to-mesh endpoints are not implemented"`
+	Plugins   configfile.Unsupported `json:"plugins" unsupported:"plugins are not implemented"`
 }
 
+// happnExtras are happner's own keys in the happn section.
 type happnExtras struct {
 	SetOptions *struct {
 		Timeout *int `json:"timeout"`
@@ -219,23 +225,25 @@ type happnExtras struct {
 
 // ParseConfig reads a mesh config from JSON, or YAML when format is "yaml"
 // or "yml" (a leading dot is ignored) or the data does not start with '{'.
-// Modules and components keep their file order in ComponentOrder.
+// Modules and components keep their file order in ComponentOrder. Keys it
+// does not use are logged as warnings on slog's default logger; read the
+// file with [configfile] and [DecodeConfig] to handle them yourself.
 func ParseConfig(data []byte, format string) (Config, error) {
-	format = strings.TrimPrefix(strings.ToLower(format), ".")
-	trimmed := bytes.TrimSpace(data)
-	if format != "json" && (format == "yaml" || format == "yml" || !bytes.HasPrefix(trimmed, []byte("{"))) {
-		var n yaml.Node
-		if err := yaml.Unmarshal(data, &n); err != nil {
-			return Config{}, fmt.Errorf("happner: reading config: %w", err)
-		}
-		var buf bytes.Buffer
-		if err := yamlToJSON(&buf, &n); err != nil {
-			return Config{}, fmt.Errorf("happner: reading config: %w", err)
-		}
-		data = buf.Bytes()
-	}
+	return configfile.ParseWith(data, format, DecodeConfig)
+}
+
+// LoadConfigFile reads a JSON or YAML config file (by extension), with
+// ${NAME} references replaced from the environment.
+func LoadConfigFile(path string) (Config, error) {
+	return configfile.LoadWith(path, DecodeConfig)
+}
+
+// DecodeConfig reads a happner config from section s of a config file
+// (normally the whole file): the mesh keys, and the happn section with
+// [happn.DecodeConfig].
+func DecodeConfig(s configfile.Section) (Config, error) {
 	var fc fileConfig
-	if err := json.Unmarshal(data, &fc); err != nil {
+	if err := s.Decode(&fc); err != nil {
 		return Config{}, fmt.Errorf("happner: reading config: %w", err)
 	}
 	cfg := Config{
@@ -247,17 +255,15 @@ func ParseConfig(data []byte, format string) (Config, error) {
 	if fc.StartTimeout != nil {
 		cfg.StartTimeout = time.Duration(*fc.StartTimeout) * time.Millisecond
 	}
-	hraw := fc.Happn
-	if len(hraw) == 0 || string(hraw) == "null" {
-		hraw = []byte("{}")
-	}
-	hc, err := happn.ParseConfig(hraw, "json")
+	hs := s.Child("happn")
+	hc, err := happn.DecodeConfig(hs)
 	if err != nil {
-		return Config{}, fmt.Errorf("happner: reading happn config: %w", err)
+		return Config{}, fmt.Errorf("happner: %w", err)
 	}
+	hs.Child("name").Unused("the mesh (and its happn server) is named by the top-level name")
 	var ex happnExtras
-	if err := json.Unmarshal(hraw, &ex); err != nil {
-		return Config{}, fmt.Errorf("happner: reading happn config: %w", err)
+	if err := hs.Decode(&ex); err != nil {
+		return Config{}, fmt.Errorf("happner: reading config: %w", err)
 	}
 	if ex.DBFile != "" {
 		return Config{}, errors.New("happner: dbfile is no longer a valid config setting, please use filename")
@@ -278,100 +284,8 @@ func ParseConfig(data []byte, format string) (Config, error) {
 		cfg.SetOptions.Timeout = *ex.SetOptions.Timeout
 	}
 	cfg.Happn = hc
-	cfg.ComponentOrder, err = objectKeys(data, "components")
-	if err != nil {
-		return Config{}, fmt.Errorf("happner: reading config: %w", err)
-	}
+	cfg.ComponentOrder = s.Child("components").Keys()
 	return cfg, nil
-}
-
-// LoadConfigFile reads a JSON or YAML config file (by extension).
-func LoadConfigFile(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("happner: %w", err)
-	}
-	return ParseConfig(b, filepath.Ext(path))
-}
-
-// objectKeys returns the keys of the top-level object member key, in
-// document order.
-func objectKeys(data []byte, key string) ([]string, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, err
-	}
-	raw, ok := top[key]
-	if !ok || string(raw) == "null" {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, fmt.Errorf("%s must be an object", key)
-	}
-	var keys []string
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, t.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil, err
-		}
-	}
-	return keys, nil
-}
-
-// yamlToJSON writes a YAML node as JSON, keeping mapping order.
-func yamlToJSON(buf *bytes.Buffer, n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			buf.WriteString("{}")
-			return nil
-		}
-		return yamlToJSON(buf, n.Content[0])
-	case yaml.AliasNode:
-		return yamlToJSON(buf, n.Alias)
-	case yaml.MappingNode:
-		buf.WriteByte('{')
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			k, _ := json.Marshal(n.Content[i].Value)
-			buf.Write(k)
-			buf.WriteByte(':')
-			if err := yamlToJSON(buf, n.Content[i+1]); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
-	case yaml.SequenceNode:
-		buf.WriteByte('[')
-		for i, c := range n.Content {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := yamlToJSON(buf, c); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-	case yaml.ScalarNode:
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return err
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("line %d: %w", n.Line, err)
-		}
-		buf.Write(b)
-	}
-	return nil
 }
 
 // componentOrder returns the components in initialisation order.

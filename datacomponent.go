@@ -11,8 +11,8 @@ import (
 	"github.com/happner-go/happner/store"
 )
 
-// applyDataRoutes routes the component's data.routes to their datastores
-// (mesh.md §5.2): {"sub/path/*": "storeName"} sends /_data/<component>/sub/path/*
+// applyDataRoutes routes the component's data.routes to their datastores:
+// {"sub/path/*": "storeName"} sends /_data/<component>/sub/path/*
 // to the datastore storeName.
 func (m *Mesh) applyDataRoutes(c *component) error {
 	raw, ok := c.config.Data["routes"]
@@ -41,7 +41,7 @@ func (m *Mesh) applyDataRoutes(c *component) error {
 	return nil
 }
 
-// dataModule is the shared data system component (mesh.md §5.3), enabled
+// dataModule is the shared data system component, enabled
 // with components: {data: {}}: the happn data of /_data/data/ over the
 // exchange, run as the mesh itself. Set also emits the data as the event
 // data/<path> unless options.noPublish.

@@ -53,7 +53,7 @@ func (e *Events) subscribe(ctx context.Context, component, key string, opts clie
 	opts, handler = versionedEvents(e.from, component, opts, handler)
 	path := e.mesh.eventPath(component, eventKey(key))
 	// A bound subscription (delegation or As) is authorised for its user,
-	// as happn authorises onBehalfOf (mesh.md §4.2).
+	// as happn authorises onBehalfOf.
 	if err := e.mesh.authorize(ctx, e.origin, path, "on"); err != nil {
 		return 0, toWireError(err)
 	}

@@ -91,10 +91,10 @@ func (x *Exchange) do(ctx context.Context, o CallOptions) ([]any, error) {
 	if origin == nil {
 		origin = m.adminOrigin()
 	} else if err := m.authorizeCall(ctx, c.name, o.Method, origin); err != nil {
-		// A bound or "as" call is checked like a remote one (mesh.md §3.6).
+		// A bound or "as" call is checked like a remote one.
 		return nil, toWireError(err)
 	}
-	res := m.operate(ctx, c, o.Method, o.Arguments, origin, o.Version)
+	res := m.operate(ctx, c, o.Method, goArgs(o.Arguments), origin, o.Version)
 	if res.failed != nil {
 		return nil, res.failed
 	}

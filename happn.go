@@ -89,7 +89,7 @@ func (m *Mesh) newHappn(ctx context.Context, c *component, origin *Origin) *Happ
 }
 
 // bindingNecessary reports whether onward calls of c run as origin
-// (authority delegation, mesh.md §6.4). Insecure meshes never bind.
+// (authority delegation). Insecure meshes never bind.
 func (m *Mesh) bindingNecessary(c *component, origin *Origin) bool {
 	if !m.secure || origin == nil || origin.Username == "" || origin.Username == "_ADMIN" {
 		return false

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -41,6 +44,40 @@ type method struct {
 	schema   MethodSchema
 	// dyn runs a DynamicModule's method instead of fn.
 	dyn func(ctx context.Context, h *Happn, args []any) ([]any, error)
+	// fastRuns counts the calls in a row that took less than inlineBudget;
+	// a slower call sets it far below zero (see inlineable).
+	fastRuns atomic.Int32
+}
+
+// defaultInlineBudget is how long a method may take to be run on the
+// reader of the connection its request came on (Config.InlineCallBudget).
+const defaultInlineBudget = 250 * time.Microsecond
+
+// Calls of a method run on a worker until it has been fast inlineAfter
+// times in a row; a call slower than the budget sends it back to the
+// workers until it has been fast slowPenalty+inlineAfter times in a row (a
+// method that blocks now and then rarely qualifies; one that was merely
+// preempted on a busy machine soon does again).
+const (
+	inlineAfter = 16
+	slowPenalty = 64
+)
+
+// inlineable reports whether the method has been quick enough to run on a
+// connection's reader: its request's reply then leaves in the same write
+// as the request's acknowledgement, with no other goroutine woken. A method
+// that blocks (I/O, calls to other members) soon stops qualifying, so that
+// it cannot hold up its caller's connection.
+func (m *method) inlineable() bool { return m.fastRuns.Load() >= inlineAfter }
+
+// record notes how long a call took, against the mesh's budget.
+func (m *method) record(d, budget time.Duration) {
+	switch {
+	case d > budget:
+		m.fastRuns.Store(-slowPenalty)
+	case m.fastRuns.Load() < inlineAfter:
+		m.fastRuns.Add(1)
+	}
 }
 
 // wireName is a Go method name as JS clients type it: Record → record.
@@ -121,10 +158,51 @@ type callResult struct {
 	failed  error
 }
 
+// callArgs are the arguments of one call: raw JSON values from the wire
+// (decoded straight into the parameters, without boxing them first) or Go
+// values from an in-process caller.
+type callArgs struct {
+	raw  []json.RawMessage
+	vals []any
+}
+
+// goArgs wraps Go values as call arguments.
+func goArgs(vals []any) callArgs { return callArgs{vals: vals} }
+
+func (a callArgs) len() int { return len(a.raw) + len(a.vals) }
+
+// value converts argument i to a parameter of type t; a missing argument is
+// t's zero value.
+func (a callArgs) value(t reflect.Type, i int) (reflect.Value, error) {
+	switch {
+	case i < len(a.raw):
+		return rawArgValue(t, a.raw[i])
+	case i < len(a.vals):
+		return argValue(t, a.vals[i])
+	}
+	return reflect.Zero(t), nil
+}
+
+// any returns the arguments as Go values (for dynamic methods).
+func (a callArgs) any() []any {
+	if a.raw == nil {
+		return a.vals
+	}
+	out := make([]any, len(a.raw))
+	for i, r := range a.raw {
+		out[i] = r
+	}
+	return out
+}
+
 // invoke calls the method with args (JSON values or Go values).
-func (m *method) invoke(ctx context.Context, h *Happn, args []any) (res callResult) {
+// wantsHappn reports whether the method is given a *Happn (a dynamic
+// method always is); others are called without building one.
+func (m *method) wantsHappn() bool { return m.dyn != nil || m.inject == injectHappn }
+
+func (m *method) invoke(ctx context.Context, h *Happn, log *slog.Logger, args callArgs) (res callResult) {
 	if m.dyn != nil {
-		results, err := m.dyn(ctx, h, args)
+		results, err := m.dyn(ctx, h, args.any())
 		return callResult{results: results, err: err}
 	}
 	in := make([]reflect.Value, 0, len(m.params)+1)
@@ -135,11 +213,7 @@ func (m *method) invoke(ctx context.Context, h *Happn, args []any) (res callResu
 		in = append(in, reflect.ValueOf(ctx))
 	}
 	for i, p := range m.params {
-		var a any
-		if i < len(args) {
-			a = args[i]
-		}
-		v, err := argValue(p, a)
+		v, err := args.value(p, i)
 		if err != nil {
 			res.failed = NewError("Error", fmt.Sprintf("bad argument %d of %s: %v", i, m.name, err))
 			return res
@@ -148,8 +222,8 @@ func (m *method) invoke(ctx context.Context, h *Happn, args []any) (res callResu
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			if h != nil && h.Log != nil {
-				h.Log.Error("happner: method panicked", "method", m.name, "panic", r, "stack", string(debug.Stack()))
+			if log != nil {
+				log.Error("happner: method panicked", "method", m.name, "panic", r, "stack", string(debug.Stack()))
 			}
 			res = callResult{err: NewError("Error", fmt.Sprintf("%v", r))}
 		}
@@ -169,6 +243,24 @@ func (m *method) invoke(ctx context.Context, h *Happn, args []any) (res callResu
 	return res
 }
 
+// rawArgValue decodes a JSON argument into a parameter of type t.
+func rawArgValue(t reflect.Type, raw json.RawMessage) (reflect.Value, error) {
+	if t == rawType {
+		return reflect.ValueOf(raw), nil
+	}
+	v := reflect.New(t)
+	if len(raw) == 0 || string(raw) == "null" {
+		return v.Elem(), nil
+	}
+	if decodeScalar(raw, v.Elem()) {
+		return v.Elem(), nil
+	}
+	if err := json.Unmarshal(raw, v.Interface()); err != nil {
+		return reflect.Value{}, err
+	}
+	return v.Elem(), nil
+}
+
 // argValue converts a (JSON or Go) argument to a parameter of type t; a
 // missing or null argument is t's zero value.
 func argValue(t reflect.Type, a any) (reflect.Value, error) {
@@ -176,20 +268,7 @@ func argValue(t reflect.Type, a any) (reflect.Value, error) {
 		return reflect.Zero(t), nil
 	}
 	if raw, ok := a.(json.RawMessage); ok {
-		if t == rawType {
-			return reflect.ValueOf(raw), nil
-		}
-		v := reflect.New(t)
-		if string(raw) == "null" {
-			return v.Elem(), nil
-		}
-		if decodeScalar(raw, v.Elem()) {
-			return v.Elem(), nil
-		}
-		if err := json.Unmarshal(raw, v.Interface()); err != nil {
-			return reflect.Value{}, err
-		}
-		return v.Elem(), nil
+		return rawArgValue(t, raw)
 	}
 	av := reflect.ValueOf(a)
 	if av.Type().AssignableTo(t) {

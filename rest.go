@@ -12,7 +12,7 @@ import (
 )
 
 // Authenticator is what the web layer and the REST component need from a
-// mesh's security (mesh.md §7.4, §7.6). Secure meshes must have one;
+// mesh's security. Secure meshes must have one;
 // on insecure meshes it is optional and only serves /rest/login and web
 // origins.
 type Authenticator interface {
@@ -51,7 +51,7 @@ func edgeAuthorized(ctx context.Context) bool {
 	return v
 }
 
-// restModule is the system rest component (mesh.md §7.6): the exchange
+// restModule is the system rest component: the exchange
 // over plain HTTP at /rest/login, /rest/describe and /rest/method/*.
 type restModule struct{}
 
@@ -330,13 +330,13 @@ func (restModule) HandleRequest(h *Happn, w http.ResponseWriter, r *http.Request
 		origin = m.adminOrigin()
 	case origin.Override || m.delegationOn(c):
 		// "as" runs as that user; with delegation on an edge-authorised
-		// origin is checked again (mesh.md §6.4).
+		// origin is checked again.
 		if err := m.authorizeCall(ctx, c.name, methodName, origin); err != nil {
 			res.failed = err
 		}
 	}
 	if res.failed == nil {
-		res = m.operate(ctx, c, methodName, args, origin, "")
+		res = m.operate(ctx, c, methodName, goArgs(args), origin, "")
 	}
 	callErr := res.failed
 	if callErr == nil {
@@ -359,7 +359,7 @@ func (restModule) HandleRequest(h *Happn, w http.ResponseWriter, r *http.Request
 	respond(h, w, "Call successful", data, nil, 0)
 }
 
-// restAuthorize is the secure mesh's check of a REST call (mesh.md §7.6):
+// restAuthorize is the secure mesh's check of a REST call:
 // the caller needs a session; without "as" it must be allowed to call the
 // method, with "as" it must be _ADMIN or in _MESH_DELEGATE. It returns the
 // origin the call runs as and whether it was authorised here (edge), or

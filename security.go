@@ -14,14 +14,14 @@ import (
 	"github.com/happner-go/happner/happn/security"
 )
 
-// System group names (mesh.md §6.1).
+// System group names.
 const (
 	GroupMeshAdmin    = "_MESH_ADM"
 	GroupMeshGuest    = "_MESH_GST"
 	GroupMeshDelegate = "_MESH_DELEGATE"
 )
 
-// Permissions are mesh-form permissions of a user or group (mesh.md §6.2):
+// Permissions are mesh-form permissions of a user or group:
 // methods and events keyed "/<domain>/<component>/<method|event>", web keyed
 // "/<component>/<route>" and data keyed by raw happn paths. On output the
 // method, event and web keys have no leading slash.
@@ -105,8 +105,7 @@ func validDataPermissions(data map[string]PermissionEntry) bool {
 	return true
 }
 
-// toHappnRules translates mesh-form permissions to happn rules (mesh.md
-// §6.2).
+// toHappnRules translates mesh-form permissions to happn rules.
 func (m *Mesh) toHappnRules(p *Permissions) map[string]security.PermissionRule {
 	out := map[string]security.PermissionRule{}
 	if p == nil {
@@ -200,7 +199,7 @@ func (m *Mesh) secureAdminPassword() string {
 	return m.srv.Security().Config().AdminPassword
 }
 
-// setupSecurity upserts the system groups (mesh.md §6.1), links _MESH_ADM
+// setupSecurity upserts the system groups, links _MESH_ADM
 // to _ADMIN and, with anonymous access, _MESH_GST to _ANONYMOUS.
 func (m *Mesh) setupSecurity(ctx context.Context) error {
 	sec := m.sec
@@ -286,8 +285,7 @@ func (m *Mesh) authorize(ctx context.Context, origin *Origin, path, action strin
 }
 
 // authorizeCall checks a direct (in-process) call of component.method as
-// origin, as happn checks a remote one: set on the request path
-// (mesh.md §3.6).
+// origin, as happn checks a remote one: set on the request path.
 func (m *Mesh) authorizeCall(ctx context.Context, component, method string, origin *Origin) error {
 	return m.authorize(ctx, origin, "/_exchange/requests/"+m.domain+"/"+component+"/"+method, "set")
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/happner-go/happner/happn/security"
 )
 
-// securityModule is the system security component (mesh.md §6.3):
+// securityModule is the system security component:
 // exchange.security.* manages users, groups, links, mesh-form permissions,
 // tokens and lookup tables through the happn security service. Every
 // method fails on an insecure mesh.

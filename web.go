@@ -1,6 +1,7 @@
 package happner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,7 @@ import (
 	"unicode/utf8"
 )
 
-// Middleware is a web handler in connect's shape (mesh.md §7): it answers
+// Middleware is a web handler in connect's shape: it answers
 // the request, or passes it on by calling next. The request's URL path has
 // the mount point stripped; [OriginalPath] gives the full path.
 type Middleware func(w http.ResponseWriter, r *http.Request, next http.HandlerFunc)
@@ -47,9 +48,9 @@ type StaticFS interface {
 	HappnerStatic() fs.FS
 }
 
-// Web route method signatures a component module may expose (mesh.md
-// §7.1). *Happn, when declared, is the component's $happn bound to the
-// request's origin ($happn.Origin).
+// Web route method signatures a component module may expose. *Happn, when
+// declared, is the component's $happn bound to the request's origin
+// ($happn.Origin).
 type (
 	webPlain     = func(http.ResponseWriter, *http.Request)
 	webNext      = func(http.ResponseWriter, *http.Request, http.HandlerFunc)
@@ -116,8 +117,7 @@ type web struct {
 	mounts []rootMount
 }
 
-// newWeb builds the stack's global middleware and root routes (mesh.md
-// §7.2-7.3) from the config.
+// newWeb builds the stack's global middleware and root routes from the config.
 func newWeb(m *Mesh) (*web, error) {
 	wb := &web{mesh: m}
 	for _, mw := range m.cfg.WebFuncs.Middleware {
@@ -308,7 +308,7 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
-// componentRoutes parses a component's web.routes (mesh.md §7.1), checks
+// componentRoutes parses a component's web.routes, checks
 // every target and fills the description's routes. The layers are mounted
 // by attach once the component is registered.
 func (wb *web) componentRoutes(c *component) ([]webLayer, error) {
@@ -463,4 +463,34 @@ func (m *Mesh) webOrigin(r *http.Request) *Origin {
 		return nil
 	}
 	return o
+}
+
+// objectKeys returns the keys of the top-level object member key, in
+// document order.
+func objectKeys(data []byte, key string) ([]string, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, err
+	}
+	raw, ok := top[key]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("%s must be an object", key)
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, t.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }

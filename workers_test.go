@@ -9,14 +9,14 @@ import (
 )
 
 func TestWorkersRunEverythingWithoutQueueing(t *testing.T) {
-	w := newWorkers(2, 50*time.Millisecond)
+	w := newWorkers(2)
 	var done sync.WaitGroup
 	block := make(chan struct{})
 	var ran atomic.Int32
 	// more blocked tasks than idle workers: each still starts at once
 	for range 5 {
 		done.Add(1)
-		w.run(func() { defer done.Done(); ran.Add(1); <-block })
+		w.run(funcTask(func() { defer done.Done(); ran.Add(1); <-block }))
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for ran.Load() < 5 {
@@ -27,14 +27,26 @@ func TestWorkersRunEverythingWithoutQueueing(t *testing.T) {
 	}
 	close(block)
 	done.Wait()
-	// idle workers are reused, and leave after idleFor
-	time.Sleep(5 * time.Millisecond)
-	if n := w.idle.Load(); n != 2 {
-		t.Fatalf("%d idle workers, want 2", n)
+	// maxIdle workers stay for more work, the others leave; close ends
+	// the idle ones
+	deadline = time.Now().Add(2 * time.Second)
+	for w.idle.Load() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle workers, want 2", w.idle.Load())
+		}
+		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := w.idle.Load(); n != 0 {
-		t.Fatalf("%d idle workers after idleFor, want 0", n)
+	var again sync.WaitGroup
+	again.Add(1)
+	w.run(funcTask(again.Done)) // an idle worker takes it
+	again.Wait()
+	w.close()
+	deadline = time.Now().Add(2 * time.Second)
+	for w.idle.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle workers after close, want 0", w.idle.Load())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

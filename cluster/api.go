@@ -63,7 +63,7 @@ func (r *remote) resolve(deps happner.Dependencies, component, method string) (s
 }
 
 // exchange runs a call: a compatible local component is always preferred
-// (cluster.md §6.2) when local is set, otherwise another member runs it.
+// when local is set, otherwise another member runs it.
 func (m *Member) exchange(ctx context.Context, c Call, deps happner.Dependencies, local bool) ([]any, error) {
 	if m.remote == nil {
 		return nil, fmt.Errorf("cluster: member not started")
@@ -164,7 +164,7 @@ func (m *Member) Implementors(component, rng string) []string {
 // On subscribes handler to the events of component (on this member or,
 // through replication, on any other) whose componentVersion satisfies
 // rng ("" any): the server drops the other versions' events, and so does
-// the handler's wrapper for events that reach it anyway (cluster.md §6.7).
+// the handler's wrapper for events that reach it anyway.
 func (m *Member) On(ctx context.Context, component, rng, key string, handler func(happner.Event)) (int, error) {
 	opts := client.OnOptions{}
 	if rng != "" && rng != "*" {

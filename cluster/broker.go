@@ -44,7 +44,7 @@ type BrokeredEntry struct {
 }
 
 // brokerage injects the components other members implement into this
-// member's mesh (cluster.md §6.9): a placeholder per brokered name first,
+// member's mesh: a placeholder per brokered name first,
 // then a component with the methods of the members that implement it.
 type brokerage struct {
 	m    *Member
@@ -117,7 +117,7 @@ func (b *brokerModule) HappnerMethods() map[string]*happner.MethodDescription { 
 
 // HappnerCall forwards the call to the cluster; the caller is sent as the
 // request's origin and, when it has a user, as onBehalfOf, so the member
-// that runs it sees and authorises the edge's caller (cluster.md §6.9).
+// that runs it sees and authorises the edge's caller.
 func (b *brokerModule) HappnerCall(ctx context.Context, h *happner.Happn, method string, args []any) ([]any, error) {
 	if b.m.remote == nil {
 		return nil, fmt.Errorf("cluster: member not started")
@@ -231,7 +231,7 @@ func (b *brokerage) reconcile(ctx context.Context) {
 		entries := append(kept, arrived...)
 		if len(entries) == 0 {
 			// a placeholder keeps the version and methods the component has:
-			// describe still lists them (cluster.md §6.9, test 35)
+			// describe still lists them
 			placeholder := &brokerEntry{version: d.Version}
 			if len(old) > 0 {
 				last := old[len(old)-1]

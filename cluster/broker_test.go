@@ -39,7 +39,7 @@ func (webWorker) TestJSON(h *happner.Happn, w http.ResponseWriter, r *http.Reque
 func edgeConfig(t *testing.T, dep string, shared store.Store, internal int, section string) Config {
 	t.Helper()
 	c := testConfig(dep, "edge", map[string]int{"internal": internal}, shared)
-	c.Cluster.ResponseTimeout = 3 * time.Second
+	c.Cluster.ResponseTimeout = 3 * time.Second * slack()
 	var brokered map[string]any
 	if err := json.Unmarshal([]byte(section), &brokered); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func edgeConfig(t *testing.T, dep string, shared store.Store, internal int, sect
 // internalConfig is an internal member with worker components name → version.
 func internalConfig(dep string, shared store.Store, versions map[string]string) Config {
 	c := withComponents(testConfig(dep, "internal", nil, shared), versions)
-	c.Cluster.ResponseTimeout = 3 * time.Second
+	c.Cluster.ResponseTimeout = 3 * time.Second * slack()
 	return c
 }
 

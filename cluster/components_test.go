@@ -63,7 +63,7 @@ func (d *dependor) got() []string {
 
 func withDependor(c Config, d *dependor, deps string, t *testing.T) Config {
 	if c.Cluster.ResponseTimeout == 0 {
-		c.Cluster.ResponseTimeout = 5 * time.Second // fail fast rather than hang
+		c.Cluster.ResponseTimeout = 5 * time.Second * slack() // fail fast rather than hang
 	}
 	if c.Modules == nil {
 		c.Modules = map[string]happner.ModuleConfig{}

@@ -1,23 +1,19 @@
 package cluster
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/configfile"
 	"github.com/happner-go/happner/store"
 )
 
-// Defaults of the membership options (cluster.md Appendix A, variant 2, and
-// the seed README).
+// Defaults of the membership options (happner-cluster's database
+// registry, as its README configures it).
 const (
 	DefaultClusterName             = "happn-cluster"
 	DefaultServiceName             = "default-service"
@@ -49,8 +45,8 @@ type Config struct {
 	// opens only once the member is stable and its components started.
 	Proxy ProxyConfig
 	// SharedStore is the store every member of the cluster shares. When
-	// nil it is opened from Happn.Datastores (a "postgres" provider for a
-	// real cluster); when those are empty too, a private in-memory store
+	// nil it is opened from Happn.Datastores (a "postgres" or "mongo"
+	// provider for a real cluster); when those are empty too, a private in-memory store
 	// is used, which makes a cluster of one. Several members in one
 	// process share one store by passing the same value (the embedded
 	// default). A store given here is not closed by Stop.
@@ -88,9 +84,13 @@ type MembershipConfig struct {
 	// "default-service".
 	ServiceName string
 	// Host is the host other members reach this member at; default the
-	// happn host, or the first non-loopback IPv4 address when that is
-	// 0.0.0.0 (127.0.0.1 when there is none).
+	// happn host. A wildcard (0.0.0.0, ::) is never advertised: it is
+	// replaced by the happn host, else by AdvertiseHost, else by the
+	// host's first non-loopback address (127.0.0.1 when there is none).
 	Host string
+	// AdvertiseHost is the address other members reach this member at when
+	// it listens on a wildcard address (membership.config.advertiseHost).
+	AdvertiseHost string
 	// DiscoverTimeout bounds the wait for Dependencies; default 60s.
 	DiscoverTimeout time.Duration
 	// PulseInterval is how often the member's record is written; default 1s.
@@ -185,7 +185,8 @@ func (c MembershipConfig) validate() error {
 	return nil
 }
 
-// fileConfig is the cluster-specific part of a config file.
+// fileConfig is the cluster-specific part of a config file; its json tags
+// are the keys a happner-cluster config has besides the mesh's.
 type fileConfig struct {
 	Cluster struct {
 		RequestTimeout                   *int64 `json:"requestTimeout"`
@@ -203,6 +204,7 @@ type fileConfig struct {
 					Port *int   `json:"port"`
 				} `json:"config"`
 			} `json:"proxy"`
+			Orchestrator configfile.Unsupported `json:"orchestrator" unsupported:"happn-cluster's orchestrator is not used: members find each other in the shared database (membership.config.deploymentId) and wait for membership.config.dependencies"`
 		} `json:"services"`
 	} `json:"happn"`
 }
@@ -212,6 +214,7 @@ type fileMembership struct {
 	ClusterName                        string          `json:"clusterName"`
 	ServiceName                        string          `json:"serviceName"`
 	Host                               string          `json:"host"`
+	AdvertiseHost                      string          `json:"advertiseHost"`
 	DiscoverTimeoutMs                  int64           `json:"discoverTimeoutMs"`
 	PulseIntervalMs                    int64           `json:"pulseIntervalMs"`
 	MemberScanningIntervalMs           int64           `json:"memberScanningIntervalMs"`
@@ -226,6 +229,26 @@ type fileMembership struct {
 	ClusterPassword                    string          `json:"clusterPassword"`
 	ClusterPrivateKey                  string          `json:"clusterPrivateKey"`
 	ClusterPublicKey                   string          `json:"clusterPublicKey"`
+
+	swimKeys `unsupported:"happn-cluster's SWIM (UDP) membership is not used: members find each other in the shared database"`
+}
+
+// swimKeys are the keys of happn-cluster's SWIM membership.
+type swimKeys struct {
+	Seed             configfile.Unsupported `json:"seed"`
+	SeedWait         configfile.Unsupported `json:"seedWait"`
+	RandomWait       configfile.Unsupported `json:"randomWait"`
+	IsSeed           configfile.Unsupported `json:"isSeed"`
+	JoinType         configfile.Unsupported `json:"joinType"`
+	Hosts            configfile.Unsupported `json:"hosts"`
+	JoinTimeout      configfile.Unsupported `json:"joinTimeout"`
+	Port             configfile.Unsupported `json:"port"`
+	PingInterval     configfile.Unsupported `json:"pingInterval"`
+	PingTimeout      configfile.Unsupported `json:"pingTimeout"`
+	PingReqTimeout   configfile.Unsupported `json:"pingReqTimeout"`
+	PingReqGroupSize configfile.Unsupported `json:"pingReqGroupSize"`
+	UDP              configfile.Unsupported `json:"udp"`
+	Dissemination    configfile.Unsupported `json:"disseminationFactor"`
 }
 
 func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
@@ -233,45 +256,43 @@ func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 // ParseConfig reads a member config in the seed README's shape from JSON,
 // or YAML when format is "yaml"/"yml" or the data does not start with '{'.
 // The happn port defaults to 0 (any free port), as in the seed README.
+// Keys it does not use are logged as warnings on slog's default logger;
+// read the file with [configfile] and [DecodeConfig] to handle them
+// yourself.
 func ParseConfig(data []byte, format string) (Config, error) {
-	format = strings.TrimPrefix(strings.ToLower(format), ".")
-	trimmed := bytes.TrimSpace(data)
-	if format != "json" && (format == "yaml" || format == "yml" || !bytes.HasPrefix(trimmed, []byte("{"))) {
-		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			return Config{}, fmt.Errorf("cluster: reading config: %w", err)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("cluster: reading config: %w", err)
-		}
-		// happner.ParseConfig keeps YAML mapping order itself; give it
-		// the original text.
-		mc, err := happner.ParseConfig(data, "yaml")
-		if err != nil {
-			return Config{}, fmt.Errorf("cluster: %w", err)
-		}
-		return parseRest(mc, b)
-	}
-	mc, err := happner.ParseConfig(data, "json")
+	return configfile.ParseWith(data, format, DecodeConfig)
+}
+
+// LoadConfigFile reads a JSON or YAML member config file (by extension),
+// with ${NAME} references replaced from the environment.
+func LoadConfigFile(path string) (Config, error) {
+	return configfile.LoadWith(path, DecodeConfig)
+}
+
+// DecodeConfig reads a member config in the seed README's shape from
+// section s of a config file (normally the whole file): the mesh config
+// with [happner.DecodeConfig], then the cluster section, the membership
+// and the proxy. The happn port defaults to 0 (any free port).
+func DecodeConfig(s configfile.Section) (Config, error) {
+	mc, err := happner.DecodeConfig(s)
 	if err != nil {
 		return Config{}, fmt.Errorf("cluster: %w", err)
 	}
-	return parseRest(mc, data)
-}
-
-func parseRest(mc happner.Config, jsonData []byte) (Config, error) {
 	var fc fileConfig
-	if err := json.Unmarshal(jsonData, &fc); err != nil {
+	if err := s.Decode(&fc); err != nil {
 		return Config{}, fmt.Errorf("cluster: reading config: %w", err)
 	}
-	var top struct {
-		Happn map[string]json.RawMessage `json:"happn"`
-	}
-	_ = json.Unmarshal(jsonData, &top)
-	if _, ok := top.Happn["port"]; !ok {
+	if !s.Child("happn").Has("port") {
 		mc.Happn.Port = 0
 	}
+	// keys a mesh reads that a member sets itself
+	hs := s.Child("happn")
+	const ownStore = "a member keeps its data in the shared datastores (happn.services.data.config.datastores)"
+	hs.Child("filename").Unused(ownStore)
+	hs.Child("services").Child("data").Child("config").Child("filename").Unused(ownStore)
+	hs.Child("services").Child("data").Child("config").Child("dbfile").Unused(ownStore)
+	s.Child("listenFirst").Unused("a member listens on its internal port first and opens its client port once stable")
+	s.Child("deferListen").Unused("a member opens its client port once stable (see cluster.dependenciesSatisfiedDeferListen)")
 	cfg := Config{Config: mc}
 	if fc.Cluster.RequestTimeout != nil {
 		cfg.Cluster.RequestTimeout = ms(*fc.Cluster.RequestTimeout)
@@ -288,6 +309,7 @@ func parseRest(mc happner.Config, jsonData []byte) (Config, error) {
 	f := fc.Happn.Services.Membership.Config
 	m := MembershipConfig{
 		DeploymentID: f.DeploymentID, ClusterName: f.ClusterName, ServiceName: f.ServiceName, Host: f.Host,
+		AdvertiseHost:   f.AdvertiseHost,
 		DiscoverTimeout: ms(f.DiscoverTimeoutMs), PulseInterval: ms(f.PulseIntervalMs),
 		MemberScanningInterval: ms(f.MemberScanningIntervalMs), MemberScanningErrorThreshold: f.MemberScanningErrorThreshold,
 		StaleMemberThreshold: ms(f.StaleMemberThresholdMs), StabiliseTimeout: ms(f.StabiliseTimeoutMs),
@@ -332,13 +354,4 @@ func parseReplicationPaths(raw json.RawMessage) ([]string, error) {
 		list = []string{}
 	}
 	return list, nil
-}
-
-// LoadConfigFile reads a JSON or YAML member config file (by extension).
-func LoadConfigFile(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("cluster: %w", err)
-	}
-	return ParseConfig(b, filepath.Ext(path))
 }

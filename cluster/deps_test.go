@@ -66,7 +66,7 @@ func TestUnit03_FilterEventVersions(t *testing.T) {
 	}
 }
 
-// The implementor choice (cluster.md §6.3, §6.5): highest matching version,
+// The implementor choice: highest matching version,
 // round-robin among equals, members that lack the method skipped, brokered
 // descriptions ignored, departed members forgotten.
 func TestImplementorSelection(t *testing.T) {

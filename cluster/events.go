@@ -15,11 +15,10 @@ type componentVersionMeta struct {
 	ComponentVersion string `json:"componentVersion"`
 }
 
-// filterEventVersions is happner-cluster's filter-event-versions (cluster.md
-// §6.7), installed as the server's delivery filter: a component event
-// reaches a subscription that asked for a version range only when the
-// event's componentVersion (coerced) satisfies it. Anything it cannot read
-// keeps the subscription.
+// filterEventVersions is happner-cluster's filter-event-versions, installed as
+// the server's delivery filter: a component event reaches a subscription that
+// asked for a version range only when the event's componentVersion (coerced)
+// satisfies it. Anything it cannot read keeps the subscription.
 func filterEventVersions(pub *happn.Publication, subMeta json.RawMessage) bool {
 	if !strings.HasPrefix(pub.Path, "/_events/") {
 		return true
@@ -37,7 +36,7 @@ func filterEventVersions(pub *happn.Publication, subMeta json.RawMessage) bool {
 	return coercedSatisfies(pm.ComponentVersion, sm.ComponentVersion)
 }
 
-// eventVersionOK is the client-side half (cluster.md §6.7): an event whose
+// eventVersionOK is the client-side half: an event whose
 // meta.componentVersion does not satisfy rng is dropped.
 func eventVersionOK(fields map[string]json.RawMessage, rng string) bool {
 	if rng == "" || rng == "*" {

@@ -12,15 +12,29 @@ import (
 
 	"fmt"
 	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/internal/mongotest"
 	"github.com/happner-go/happner/internal/pgtest"
 	"github.com/happner-go/happner/store"
 	"github.com/happner-go/happner/store/memory"
+	"github.com/happner-go/happner/store/mongo"
 	"github.com/happner-go/happner/store/postgres"
 	"math/rand/v2"
 	"os"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// slack is how many times longer the tests wait, and let calls take, on
+// the shared store in use: FerretDB (HAPPNER_CLUSTER_STORE=mongo) reads its
+// whole collection for every query, so a member that re-reads the security
+// directory or the registry can take seconds under load where memory and
+// PostgreSQL take milliseconds.
+func slack() time.Duration {
+	if os.Getenv("HAPPNER_CLUSTER_STORE") == "mongo" {
+		return 3
+	}
+	return 1
+}
 
 // testConfig is a member config with short intervals on a shared store.
 func testConfig(dep, service string, deps map[string]int, shared store.Store) Config {
@@ -35,6 +49,18 @@ func testConfig(dep, service string, deps map[string]int, shared store.Store) Co
 		StaleMemberThreshold: 600 * time.Millisecond, DiscoverTimeout: 5 * time.Second,
 		StabiliseTimeout:                   5 * time.Second,
 		SecurityChangeSetReplicateInterval: 50 * time.Millisecond,
+	}
+	if os.Getenv("HAPPNER_CLUSTER_STORE") == "mongo" {
+		// The tests' MongoDB is FerretDB on SQLite, which reads every
+		// document of the collection for each query: under load a pulse or
+		// a scan can take a few hundred milliseconds, so members pulse and
+		// scan less often and get more slack before they count as stale
+		// or give up discovering.
+		c.Membership.PulseInterval = 150 * time.Millisecond
+		c.Membership.MemberScanningInterval = 300 * time.Millisecond
+		c.Membership.StaleMemberThreshold = 2 * time.Second
+		c.Membership.DiscoverTimeout = 20 * time.Second
+		c.Membership.StabiliseTimeout = 20 * time.Second
 	}
 	return c
 }
@@ -87,6 +113,7 @@ func startAll(t *testing.T, cfgs ...Config) []*Member {
 // eventually polls cond until it holds or d passes.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	d *= slack()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
@@ -126,19 +153,27 @@ func freePort(t *testing.T) int {
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 // newShared returns the store that the members of one test share: in
-// memory, or, with HAPPNER_CLUSTER_STORE=postgres, a fresh database on the
-// tests' private PostgreSQL server, so that the whole suite also runs on a
-// real shared database (scripts/test-all.sh runs the integration tests
-// both ways). The store is closed when the test ends.
+// memory, or, with HAPPNER_CLUSTER_STORE=postgres or =mongo, a fresh
+// database on the tests' private PostgreSQL or MongoDB-protocol (FerretDB)
+// server, so that the whole suite also runs on a real shared database
+// (scripts/test-all.sh runs the integration tests all three ways). The
+// store is closed when the test ends.
 func newShared(t testing.TB) store.Store {
-	if os.Getenv("HAPPNER_CLUSTER_STORE") != "postgres" {
-		st := memory.New()
-		t.Cleanup(func() { _ = st.Close() })
-		return st
+	var st store.Store
+	var err error
+	switch kind := os.Getenv("HAPPNER_CLUSTER_STORE"); kind {
+	case "", "memory":
+		st = memory.New()
+	case "postgres":
+		st, err = postgres.Open(context.Background(), postgres.Options{URL: pgtest.Start(t)})
+	case "mongo":
+		db := mongotest.Start(t)
+		st, err = mongo.Open(context.Background(), mongo.Options{URL: db.URL, Database: db.Database})
+	default:
+		t.Fatalf("HAPPNER_CLUSTER_STORE=%q: want memory, postgres or mongo", kind)
 	}
-	st, err := postgres.Open(context.Background(), postgres.Options{URL: pgtest.Start(t)})
 	if err != nil {
-		t.Fatalf("opening the shared PostgreSQL store: %v", err)
+		t.Fatalf("opening the shared %s store: %v", os.Getenv("HAPPNER_CLUSTER_STORE"), err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	return st

@@ -12,10 +12,10 @@ import (
 )
 
 // descriptionRetry is how often a peer's description is read again while
-// it is missing or still initializing (cluster.md §7).
+// it is missing or still initializing.
 const descriptionRetry = time.Second
 
-// systemComponents are never used from other members (cluster.md §6.4).
+// systemComponents are never used from other members.
 var systemComponents = map[string]bool{"security": true, "system": true, "rest": true, "api": true, "data": true}
 
 // implementor is one peer's instance of a component.
@@ -36,7 +36,7 @@ type peerDescription struct {
 }
 
 // implementors tracks the components every peer implements, from the
-// peers' mesh descriptions (cluster.md §6.3), and picks the member to call
+// peers' mesh descriptions, and picks the member to call
 // (§6.5): the highest matching version, round-robin among equals.
 type implementors struct {
 	m   *Member
@@ -185,7 +185,7 @@ func (i *implementors) setDescription(pd *peerDescription, data json.RawMessage)
 	pd.brokered = d.Brokered
 	pd.desc = d
 	if !d.Brokered {
-		// discovered methods stay on the api (cluster.md §6.4): calls fail
+		// discovered methods stay on the api: calls fail
 		// with Not implemented while no member has them
 		for n, cd := range d.Components {
 			if systemComponents[n] || cd == nil {
@@ -307,4 +307,16 @@ func (i *implementors) discovered(component, method string) (comp, meth bool) {
 	defer i.mu.Unlock()
 	ms, ok := i.known[component]
 	return ok, ms[method]
+}
+
+// versions returns the components a peer's description lists, with their
+// versions; nil while the description is unknown.
+func (i *implementors) versions(peer string) map[string]string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	pd := i.peers[peer]
+	if pd == nil {
+		return nil
+	}
+	return componentVersions(pd.desc)
 }

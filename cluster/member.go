@@ -24,7 +24,7 @@ import (
 
 // OwnSchemaPatterns are the paths kept in each member's own datastore
 // rather than the shared one, so that members never overwrite each other's
-// mesh description and server name (cluster.md §5).
+// mesh description and server name.
 var OwnSchemaPatterns = []string{"/mesh/schema/*", "/_SYSTEM/_NETWORK/_SETTINGS/NAME"}
 
 // HealthPath is the member's health endpoint (JSON; 200 when stable, 503
@@ -82,8 +82,7 @@ type Member struct {
 	broker *brokerage // components brokered with $broker; nil without
 }
 
-// Create starts a cluster member (cluster.md §0, DESIGN.md "a member
-// joining"): the mesh listens on its internal port first, the member pulses
+// Create starts a cluster member: the mesh listens on its internal port first, the member pulses
 // its record, waits until the configured dependencies are present (failing
 // after DiscoverTimeout), connects to every other member and waits until
 // each is connected both ways, then opens the client port. It returns once
@@ -94,7 +93,7 @@ func Create(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, err
 	}
 	if err := m.start(ctx); err != nil {
-		m.log.Error("cluster: member failed to start", "member", m.self.Name, "err", err)
+		m.log.Debug("cluster: member failed to start (returned to the caller)", "member", m.self.Name, "err", err)
 		_ = m.Stop(context.Background())
 		return nil, err
 	}
@@ -235,7 +234,7 @@ func (m *Member) start(ctx context.Context) error {
 		meshCfg.Happn.Host = "0.0.0.0"
 	}
 	// The member joins the cluster once its components exist and before
-	// they start (cluster.md §0), so that start methods can wait for their
+	// they start, so that start methods can wait for their
 	// dependencies on other members (§6.8).
 	meshCfg.Remote = m
 	userBefore := meshCfg.BeforeStart
@@ -290,8 +289,14 @@ func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 		return err
 	}
 	host := m.mc.Host
-	if host == "" {
-		host = advertisedHost(meshCfg.Happn.Host)
+	if isWildcard(host) {
+		host = meshCfg.Happn.Host
+	}
+	if isWildcard(host) {
+		host = m.mc.AdvertiseHost
+	}
+	if isWildcard(host) {
+		host = routableAddress()
 	}
 	scheme := "http"
 	if meshCfg.Happn.Transport.Mode == "https" {
@@ -658,18 +663,38 @@ func addrPort(addr string) (int, error) {
 	return port, nil
 }
 
-// advertisedHost is the host other members reach a server bound to bind at.
-func advertisedHost(bind string) string {
-	if bind != "" && bind != "0.0.0.0" && bind != "::" && bind != "[::]" {
-		return bind
+// isWildcard reports whether host is an address that listens everywhere.
+func isWildcard(host string) bool {
+	switch host {
+	case "0.0.0.0", "::", "[::]", "":
+		return true
 	}
+	return false
+}
+
+// routableAddress is the host's first non-loopback address, IPv4 first
+// (127.0.0.1 when there is none): what other members can reach a member
+// that listens on a wildcard address at.
+func routableAddress() string {
 	addrs, err := net.InterfaceAddrs()
-	if err == nil {
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
-				return ipn.IP.String()
-			}
+	if err != nil {
+		return "127.0.0.1"
+	}
+	var v6 string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() || ipn.IP.IsUnspecified() {
+			continue
 		}
+		if ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+		if v6 == "" {
+			v6 = ipn.IP.String()
+		}
+	}
+	if v6 != "" {
+		return v6
 	}
 	return "127.0.0.1"
 }

@@ -15,11 +15,17 @@ import (
 	"time"
 
 	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/internal/mongotest"
 	"github.com/happner-go/happner/internal/pgtest"
 	"github.com/happner-go/happner/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain stops the tests' private PostgreSQL and FerretDB servers.
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	mongotest.StopShared()
+	os.Exit(code)
+}
 
 // pgConfig is testConfig on a PostgreSQL shared store opened from the
 // datastores config, as a real member does.

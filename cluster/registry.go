@@ -10,7 +10,7 @@ import (
 	"github.com/happner-go/happner/store"
 )
 
-// Status is a member's state in the registry (cluster.md Appendix A).
+// Status is a member's state in the registry.
 type Status int
 
 // Member statuses, with the values the registry records carry.

@@ -18,7 +18,7 @@ import (
 	"github.com/happner-go/happner/happn/client"
 )
 
-// remote calls components on other members (cluster.md §6.5): requests go
+// remote calls components on other members: requests go
 // out on the chosen peer's connection, replies come back into this
 // member's server (the peer publishes them through its connection to this
 // member, named by callbackPeer) and reach an in-process subscriber.
@@ -136,7 +136,7 @@ type remoteCall struct {
 }
 
 // errNotImplemented is happner-cluster's error when no member implements
-// the method (cluster.md §6.6).
+// the method.
 func errNotImplemented(component, rng, method string) *happner.Error {
 	return happner.NewError("Error", fmt.Sprintf("Not implemented %s:%s:%s", component, rng, method))
 }

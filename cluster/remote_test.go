@@ -54,7 +54,7 @@ func (worker) FireLocal(h *happner.Happn, key string) error {
 // withComponents adds worker components by name → version.
 func withComponents(c Config, versions map[string]string) Config {
 	if c.Cluster.ResponseTimeout == 0 {
-		c.Cluster.ResponseTimeout = 5 * time.Second // fail fast rather than hang
+		c.Cluster.ResponseTimeout = 5 * time.Second * slack() // fail fast rather than hang
 	}
 	if c.Modules == nil {
 		c.Modules = map[string]happner.ModuleConfig{}
@@ -74,7 +74,7 @@ func startCluster(t *testing.T, dep string, shared store.Store, comps ...map[str
 	var cfgs []Config
 	for _, c := range comps {
 		cfg := withComponents(testConfig(dep, "svc", map[string]int{"svc": len(comps) - 1}, shared), c)
-		cfg.Cluster.ResponseTimeout = 3 * time.Second
+		cfg.Cluster.ResponseTimeout = 3 * time.Second * slack()
 		cfgs = append(cfgs, cfg)
 	}
 	ms := startAll(t, cfgs...)
@@ -277,7 +277,7 @@ func TestRemoteCallErrors(t *testing.T) {
 			t.Errorf("%s.%s: %v, want %q", c.call.Component, c.call.Method, err, c.want)
 		}
 	}
-	// discovered without declared dependencies (cluster.md §6.4)
+	// discovered without declared dependencies
 	if got, err := callString(ctx, ms[0], call("component1", "method1", nil, "d")); err != nil || got != ms[1].Name()+":d" {
 		t.Fatalf("discovered call: %q %v", got, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"github.com/happner-go/happner/internal/version"
 )
 
-// coercedSatisfies is happner-semver's coercedSatisfies (cluster.md §6.2).
+// coercedSatisfies is happner-semver's coercedSatisfies.
 func coercedSatisfies(ver, rng string) bool { return version.Satisfies(ver, rng) }
 
 // compareVersions orders two component versions.

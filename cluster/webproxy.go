@@ -13,7 +13,7 @@ import (
 )
 
 // webProxy forwards the web routes of brokered components to the members
-// that implement them (cluster.md §6.10): an exact path match picks a
+// that implement them: an exact path match picks a
 // member by a consistent hash of the request's session token, so a session
 // stays on one member while it is there and moves when it leaves.
 type webProxy struct {

@@ -1,6 +1,6 @@
 // Package errs defines the errors that happner-go sends to clients: each
 // carries the name, message and code that the npm clients read from a
-// reply's _meta.error, and never a stack trace (DESIGN.md, decision 4).
+// reply's _meta.error, and never a stack trace.
 package errs
 
 import (

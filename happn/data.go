@@ -62,24 +62,14 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 		data:    rec.Data,
 		rawData: raw,
 		created: rec.Created, modified: rec.Modified,
-		as: as,
+		as:         as,
+		readerIdle: sess.readerIdle(),
 	}
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		if opts.NoDataResponse {
-			b := make([]byte, 0, 128)
-			b = append(b, `{"_meta":{"path":`...)
-			b = appendString(b, req.path)
-			if len(req.EventID) > 0 {
-				b = append(b, `,"eventId":`...)
-				b = append(b, req.EventID...)
-			}
-			b = append(b, `,"type":"response","status":"ok","published":`...)
-			b = strconv.AppendBool(b, published)
-			b = append(b, results...)
-			return append(b, "}}"...)
-		}
-		return itemFrame(sess, req, rec.Data, rec, results, published)
-	})
+	kind := replyItem
+	if opts.NoDataResponse {
+		kind = replyNoData
+	}
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: kind, data: rec.Data, rec: rec})
 	return nil
 }
 
@@ -103,9 +93,7 @@ func (s *Server) increment(ctx context.Context, sess *Session, req *request, opt
 	data = appendString(data, gauge)
 	data = append(data, '}')
 	p := &publication{op: actionSet, path: req.path, data: data, rawData: raw, as: as}
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		return okFrame(sess, req, data, trimComma(results), published)
-	})
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: replyData, data: data})
 	return nil
 }
 
@@ -124,15 +112,44 @@ func parseQuery(req *request, opts *requestOptions) (*query.Query, error) {
 	}
 	q, err := query.Parse(req.Options)
 	if err != nil {
-		switch {
-		case errors.Is(err, query.ErrAggregate):
-			return nil, SystemError(errors.New("aggregate feature not available for provider on path: "+req.path), "DataService")
-		case errors.Is(err, query.ErrCollation):
-			return nil, SystemError(errors.New("collation feature not available for provider on path: "+req.path), "DataService")
-		}
 		return nil, SystemError(err, "DataService")
 	}
 	return q, nil
+}
+
+// queryError reports a store error of a get or count: a store that cannot
+// run an aggregate pipeline or a collation answers happn's "feature not
+// available" errors.
+func queryError(err error, path string) error {
+	switch {
+	case errors.Is(err, query.ErrAggregate):
+		return SystemError(query.PathError(query.ErrAggregate, path), "DataService")
+	case errors.Is(err, query.ErrCollation):
+		return SystemError(query.PathError(query.ErrCollation, path), "DataService")
+	}
+	return SystemError(err, "DataService")
+}
+
+// aggregate answers a get with an aggregate pipeline: {"value": [...]},
+// the pipeline's output, as happn-3 does on MongoDB. The output cannot be
+// narrowed to the records a user may see, so a user whose rights on the
+// path are per item (nested permissions, or prohibitions below it) may not
+// aggregate over it.
+func (s *Server) aggregate(ctx context.Context, sess *Session, req *request, q *query.Query, perItem bool) error {
+	if perItem {
+		e := errs.AccessDenied("unauthorized")
+		e.Reason = "an aggregate needs get permission on every path " + req.path + " covers"
+		return e
+	}
+	res, err := store.Aggregate(ctx, s.store, req.path, q)
+	if err != nil {
+		return queryError(err, req.path)
+	}
+	data := make([]byte, 0, len(res)+10)
+	data = append(data, `{"value":`...)
+	data = append(data, res...)
+	sess.send(okFrame(sess, req, append(data, '}'), nil, false))
+	return nil
 }
 
 // dataPath checks the path of get and count, which may hold wildcards.
@@ -155,6 +172,9 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	if err != nil {
 		return err
 	}
+	if q != nil && q.Aggregate != nil {
+		return s.aggregate(ctx, sess, req, q, nested || under)
+	}
 	pathOnly := q != nil && q.PathOnly
 	if !pathmatch.HasWildcard(req.path) && !pathOnly {
 		var rec *store.Record
@@ -167,7 +187,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 			}
 		}
 		if err != nil {
-			return SystemError(err, "DataService")
+			return queryError(err, req.path)
 		}
 		if rec == nil {
 			sess.send(okFrame(sess, req, nil, nil, false))
@@ -178,7 +198,7 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 	}
 	recs, err := s.store.Find(ctx, req.path, q)
 	if err != nil {
-		return SystemError(err, "DataService")
+		return queryError(err, req.path)
 	}
 	if nested || under {
 		recs = s.permittedRecords(ctx, as, recs)
@@ -228,6 +248,9 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 	if err != nil {
 		return err
 	}
+	if q != nil {
+		q.Aggregate = nil // a count counts; happn-3 reads no pipeline for it
+	}
 	var n int
 	if under {
 		var recs []*store.Record
@@ -238,7 +261,7 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 		n, err = s.store.Count(ctx, req.path, q)
 	}
 	if err != nil {
-		return SystemError(err, "DataService")
+		return queryError(err, req.path)
 	}
 	data := strconv.AppendInt([]byte(`{"value":`), int64(n), 10)
 	sess.send(okFrame(sess, req, append(data, '}'), nil, false))
@@ -270,6 +293,10 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	if err != nil {
 		return err
 	}
+	if q != nil {
+		// happn-3 removes by path and criteria alone
+		q.Aggregate, q.Collation = nil, nil
+	}
 	n, err := s.store.Remove(ctx, req.path, q)
 	if err != nil {
 		return SystemError(errors.New("error removing item on path "+req.path), "DataService")
@@ -280,9 +307,7 @@ func (s *Server) remove(ctx context.Context, sess *Session, req *request, opts *
 	itemMeta := strconv.AppendInt([]byte(`"timestamp":`), s.now(), 10)
 	itemMeta = append(itemMeta, `,"path":`...)
 	itemMeta = appendString(itemMeta, req.path)
-	s.writeAndPublish(sess, req, opts, p, func(published bool, results []byte) []byte {
-		return okFrame(sess, req, data, append(itemMeta, results...), published)
-	})
+	s.writeAndPublish(sess, req, opts, p, &writeReply{kind: replyData, data: data, itemMeta: itemMeta})
 	return nil
 }
 

@@ -86,10 +86,7 @@ func parseOptions(raw []byte, o *requestOptions) error {
 			o.Meta = value
 		case "targetClients":
 			if string(value) != "null" {
-				o.TargetClients = nil
-				if json.Unmarshal(value, &o.TargetClients) != nil {
-					err = fmt.Errorf("option targetClients must be an array of session ids")
-				}
+				o.TargetClients, err = targetClients(value)
 			}
 		case "timeout":
 			if string(value) != "null" && jsonKind(value) != "a number" {
@@ -125,6 +122,16 @@ func parseOptions(raw []byte, o *requestOptions) error {
 		}
 		return err
 	})
+}
+
+// targetClients decodes the targetClients option (its own function, so
+// that the options of ordinary requests stay on the stack).
+func targetClients(value []byte) ([]string, error) {
+	var ids []string
+	if json.Unmarshal(value, &ids) != nil {
+		return nil, fmt.Errorf("option targetClients must be an array of session ids")
+	}
+	return ids, nil
 }
 
 // boolOption reads a flag; null counts as false, like JavaScript.

@@ -1,20 +1,18 @@
 package happn
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/happner-go/happner/configfile"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
 )
 
 // fileConfig is the happn-3 configuration object as JSON or YAML: the keys
-// a happn-3 user already has in their config file.
+// a happn-3 user already has in their config file. Its json tags are the
+// keys a config file may have (configfile reports every other key).
 type fileConfig struct {
 	Name                                  string `json:"name" yaml:"name"`
 	Host                                  string `json:"host" yaml:"host"`
@@ -66,23 +64,25 @@ type fileConfig struct {
 				} `json:"middleware" yaml:"middleware"`
 			} `json:"config" yaml:"config"`
 		} `json:"connect" yaml:"connect"`
+		Protocol configfile.Unsupported `json:"protocol" yaml:"protocol" unsupported:"inbound and outbound protocol layers are not implemented"`
 	} `json:"services" yaml:"services"`
 }
 
 // ParseConfig reads a happn-3 configuration (JSON, or YAML when format is
 // "yaml"/"yml" or the data does not start with '{') into a Config. The
-// default port is happn's 55000.
+// default port is happn's 55000. Keys it does not use are logged as
+// warnings on slog's default logger; read the file with [configfile] and
+// [DecodeConfig] to handle them yourself.
 func ParseConfig(data []byte, format string) (Config, error) {
+	return configfile.ParseWith(data, format, DecodeConfig)
+}
+
+// DecodeConfig reads the happn-3 configuration object in section s of a
+// config file (the whole file for a happn config, "happn" in a happner
+// config). The default port is happn's 55000.
+func DecodeConfig(s configfile.Section) (Config, error) {
 	var fc fileConfig
-	format = strings.TrimPrefix(strings.ToLower(format), ".")
-	trimmed := strings.TrimSpace(string(data))
-	var err error
-	if format == "json" || (format != "yaml" && format != "yml" && strings.HasPrefix(trimmed, "{")) {
-		err = json.Unmarshal(data, &fc)
-	} else {
-		err = yaml.Unmarshal(data, &fc)
-	}
-	if err != nil {
+	if err := s.Decode(&fc); err != nil {
 		return Config{}, fmt.Errorf("happn: reading config: %w", err)
 	}
 	cfg := Config{

@@ -3,7 +3,6 @@ package happn
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/happner-go/happner/pathmatch"
@@ -34,9 +33,8 @@ type Publication struct {
 	RawData json.RawMessage
 	// Created and Modified are the record's times (0 when not stored).
 	Created, Modified int64
-	// SessionID is the publishing session; PublicationID is
-	// "<session id>-<event id>".
-	SessionID, PublicationID string
+	// SessionID is the publishing session.
+	SessionID string
 	// Origin is the publishing user (nil on insecure servers, where
 	// sessions have no user).
 	Origin *Origin
@@ -46,6 +44,30 @@ type Publication struct {
 	Consistency int
 	// Peer reports that the publisher is a cluster member's session.
 	Peer bool
+	// Inline reports that the publication comes from a request of a
+	// client connection whose reader has nothing else to read: a
+	// subscriber may do quick work right here, on that reader, and a reply
+	// it publishes to the same client then leaves in the same write as the
+	// request's own reply. A subscriber that did so calls Handled.
+	Inline bool
+
+	handled bool
+
+	// what the id is made of, when asked for (see PublicationID)
+	id      string
+	eventID json.RawMessage
+	seq     uint64
+}
+
+// Handled tells the server that the subscriber did its work during the
+// call, on the publisher's goroutine (see Inline): the reader then writes
+// at once instead of giving a worker a moment to answer first.
+func (v *Publication) Handled() { v.handled = true }
+
+// PublicationID returns the publication's id, "<session id>-<event id>".
+func (v *Publication) PublicationID() string {
+	p := publication{id: v.id, eventID: v.eventID, seq: v.seq, publisherID: v.SessionID}
+	return p.publicationID()
 }
 
 // SubscribeOptions refine [Server.Subscribe].
@@ -61,8 +83,10 @@ type SubscribeOptions struct {
 // Subscribe calls fn with every publication on a path matching pattern
 // (subscription wildcards: segment "*", trailing "/**", "*" for all). fn
 // runs on the publisher's goroutine, in publication order: it must return
-// quickly and hand any real work to another goroutine. cancel removes the
-// subscription.
+// quickly and hand any real work to another goroutine. The *Publication is
+// valid only during the call (it is reused): keep its fields, not the
+// pointer; the byte slices and strings it holds are never changed, so they
+// may be kept. cancel removes the subscription.
 func (s *Server) Subscribe(pattern string, opts SubscribeOptions, fn func(*Publication)) (cancel func()) {
 	s.internalOnce.Do(func() {
 		s.internal = s.newSession(discardSink{})
@@ -146,7 +170,7 @@ func (s *Server) Publish(ctx context.Context, r PublishRequest) (int, error) {
 		sid = r.SessionID
 	}
 	p := &publication{
-		id:          sid + "-" + strconv.FormatUint(s.internalEvents.Add(1), 10),
+		seq:         s.internalEvents.Add(1),
 		publisher:   publisher,
 		publisherID: sid,
 		op:          op,
@@ -174,21 +198,25 @@ func (discardSink) send([]byte)           {}
 func (discardSink) sendNow([]byte)        {}
 func (discardSink) closeWith(int, string) {}
 
-// publicationView renders p for an in-process subscriber.
-func publicationView(p *publication) *Publication {
-	v := &Publication{
-		Action:        "set",
-		Path:          p.path,
-		Data:          p.data,
-		RawData:       p.rawData,
-		Created:       p.created,
-		Modified:      p.modified,
-		SessionID:     p.publisherSessionID(),
-		PublicationID: p.id,
-		Meta:          p.meta,
-		Consistency:   p.consistency,
-		Origin:        p.eventOrigin(),
-		Peer:          p.publisher.isPeer(),
+// publicationView renders p for in-process subscribers into v (from the
+// server's pool: see releaseView).
+func publicationView(v *Publication, p *publication) *Publication {
+	*v = Publication{
+		Action:      "set",
+		Path:        p.path,
+		Data:        p.data,
+		RawData:     p.rawData,
+		Created:     p.created,
+		Modified:    p.modified,
+		SessionID:   p.publisherSessionID(),
+		Meta:        p.meta,
+		Consistency: p.consistency,
+		Origin:      p.eventOrigin(),
+		Peer:        p.publisher.isPeer(),
+		Inline:      p.readerIdle,
+		id:          p.id,
+		eventID:     p.eventID,
+		seq:         p.seq,
 	}
 	if p.op == actionRemove {
 		v.Action = "remove"

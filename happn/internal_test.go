@@ -3,6 +3,7 @@ package happn
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,18 +12,28 @@ import (
 // publications reach websocket subscribers like a client's set.
 func TestInternalSubscribeAndPublish(t *testing.T) {
 	srv := startServer(t, Config{})
-	got := make(chan *Publication, 4)
-	cancel := srv.Subscribe("/internal/*", SubscribeOptions{Action: "SET"}, func(p *Publication) { got <- p })
-	srv.Subscribe("/internal/*", SubscribeOptions{}, func(p *Publication) { got <- p }) // same pattern: not deduplicated
+	// the *Publication is valid during the call only: keep a copy
+	type seen struct {
+		pub Publication
+		id  string
+	}
+	got := make(chan seen, 4)
+	keep := func(p *Publication) { got <- seen{*p, p.PublicationID()} }
+	cancel := srv.Subscribe("/internal/*", SubscribeOptions{Action: "SET"}, keep)
+	srv.Subscribe("/internal/*", SubscribeOptions{}, keep) // same pattern: not deduplicated
 	c := dialRaw(t, srv)
 	c.handshake()
 	c.send(`{"action":"set","eventId":5,"path":"/internal/a","data":{"v":1},"options":{"meta":{"m":"x"}}}`)
 	c.recv()
 	for range 2 {
 		select {
-		case p := <-got:
+		case s := <-got:
+			p := s.pub
 			if p.Action != "set" || p.Path != "/internal/a" || string(p.Data) != `{"v":1}` || string(p.Meta) != `{"m":"x"}` || p.Created == 0 {
 				t.Fatalf("publication %+v", p)
+			}
+			if !strings.HasSuffix(s.id, "-5") {
+				t.Fatalf("publication id %q, want <session id>-5", s.id)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no publication")

@@ -15,7 +15,7 @@ import (
 	"github.com/happner-go/happner/internal/jsonscan"
 )
 
-// request is a client → server message (wire-protocol.md §2.1).
+// request is a client → server message.
 type request struct {
 	Action    string          `json:"action"`
 	EventID   json.RawMessage `json:"eventId"`
@@ -106,7 +106,8 @@ func (s *Server) handleFrame(sess *Session, frame []byte) {
 		return
 	}
 	// one copy of the frame per request: the decoded members are slices of
-	// it, so nothing refers to the reader's buffer once this returns
+	// it (and the path a string over it), so nothing refers to the reader's
+	// buffer once this returns; the copy is never written to again
 	frame = append([]byte(nil), frame...)
 	var req request
 	if err := parseRequest(frame, &req); err != nil {
@@ -150,7 +151,7 @@ func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request)
 	}
 	if len(req.Path) > 0 && req.Path[0] == '"' {
 		var ok bool
-		if req.path, ok = jsonscan.Unquote(req.Path); !ok {
+		if req.path, ok = jsonscan.UnquoteView(req.Path); !ok {
 			sess.send(errorFrame(sess, req, badPathType(req)))
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/happner-go/happner/happn/security"
+	"github.com/happner-go/happner/store"
 	"strconv"
 	"sync"
 	"time"
@@ -13,7 +14,9 @@ import (
 // publication is one change (set or remove) being delivered to the
 // sessions subscribed to its path.
 type publication struct {
-	id          string // "<publisher session id>-<eventId>"
+	id          string          // "<publisher session id>-<eventId>", made when first needed
+	eventID     json.RawMessage // the publisher's eventId, for id
+	seq         uint64          // the id's number of an internal publication
 	publisher   *Session
 	op          eventAction
 	path        string
@@ -29,6 +32,46 @@ type publication struct {
 	origin      *Origin           // an explicit eventOrigin (Server.Publish)
 	publisherID string            // an explicit publisher session id (Server.Publish)
 	inline      bool              // write to idle connections on this goroutine
+	readerIdle  bool              // made on its client's reader, which has nothing else to read
+}
+
+// publicationID returns the publication's id, making it on first use (a
+// publication that reaches nobody never needs it).
+func (p *publication) publicationID() string {
+	if p.id == "" {
+		p.id = string(p.appendID(make([]byte, 0, 64)))
+	}
+	return p.id
+}
+
+// appendID appends the publication's id: the publisher's session id, '-',
+// and its eventId (or the server's sequence number for internal ones).
+func (p *publication) appendID(b []byte) []byte {
+	if p.id != "" {
+		return append(b, p.id...)
+	}
+	b = append(b, p.publisherSessionID()...)
+	b = append(b, '-')
+	if p.eventID != nil {
+		return append(b, p.eventID...)
+	}
+	return strconv.AppendUint(b, p.seq, 10)
+}
+
+// plainID reports whether the id needs no JSON escaping (the usual uuid
+// and number).
+func (p *publication) plainID() bool {
+	return p.id == "" && (p.eventID == nil || p.eventID[0] != '"') && plainJSONString(p.publisherSessionID())
+}
+
+// plainJSONString reports whether s can be written between quotes as is.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // publisherSessionID is the session id a publication reports.
@@ -88,7 +131,8 @@ var reservedMeta = map[string]bool{
 // reply built by reply, in the order the consistency level asks for:
 // TRANSACTIONAL publishes first and replies with published:true; DEFERRED
 // and ACKNOWLEDGED reply first, then publish, then send publication-ack.
-func (s *Server) writeAndPublish(sess *Session, req *request, opts *requestOptions, p *publication, reply func(published bool, results []byte) []byte) {
+func (s *Server) writeAndPublish(sess *Session, req *request, opts *requestOptions, p *publication, r *writeReply) {
+	reply := func(published bool, results []byte) []byte { return r.frame(sess, req, published, results) }
 	consistency := opts.Consistency
 	if consistency == 0 {
 		consistency = consistencyTransactional
@@ -98,7 +142,7 @@ func (s *Server) writeAndPublish(sess *Session, req *request, opts *requestOptio
 	p.meta = opts.Meta
 	p.targets = opts.TargetClients
 	p.noCluster = opts.NoCluster
-	p.id = sess.id + "-" + string(req.EventID)
+	p.eventID = req.EventID
 	if opts.NoPublish || opts.UpsertType == 3 {
 		sess.send(reply(false, nil))
 		return
@@ -118,7 +162,50 @@ func (s *Server) writeAndPublish(sess *Session, req *request, opts *requestOptio
 		s.acks.wait(p, req.EventID, res)
 		return
 	}
-	sess.send(publicationAck(sess, p.id, req.EventID, res, 0, consistency == consistencyAcknowledged, ""))
+	sess.send(publicationAck(sess, p.publicationID(), req.EventID, res, 0, consistency == consistencyAcknowledged, ""))
+}
+
+// writeReply is the reply to a write (set, increment, remove), built once
+// the write is published or not.
+type writeReply struct {
+	kind     replyKind
+	data     []byte        // the reply's data
+	rec      *store.Record // the stored item (replyItem)
+	itemMeta []byte        // members added to the reply's _meta (replyData)
+}
+
+// replyKind is the form of a write's reply.
+type replyKind uint8
+
+const (
+	replyItem   replyKind = iota // {data: item, _meta: {item meta, …}}
+	replyNoData                  // {_meta: {path, eventId, …}} (noDataResponse)
+	replyData                    // {data, _meta: {itemMeta, …}}
+)
+
+// frame builds the reply frame; results are publishResults members.
+func (r *writeReply) frame(sess *Session, req *request, published bool, results []byte) []byte {
+	switch r.kind {
+	case replyNoData:
+		b := make([]byte, 0, 128+len(req.path)+len(results))
+		b = append(b, `{"_meta":{"path":`...)
+		b = appendString(b, req.path)
+		if len(req.EventID) > 0 {
+			b = append(b, `,"eventId":`...)
+			b = append(b, req.EventID...)
+		}
+		b = append(b, `,"type":"response","status":"ok","published":`...)
+		b = strconv.AppendBool(b, published)
+		b = append(b, results...)
+		return append(b, "}}"...)
+	case replyData:
+		meta := r.itemMeta
+		if len(results) > 0 {
+			meta = append(meta, results...)
+		}
+		return okFrame(sess, req, r.data, trimComma(meta), published)
+	}
+	return itemFrame(sess, req, r.data, r.rec, results, published)
 }
 
 // publicationAck builds the message that reports a DEFERRED or
@@ -186,10 +273,11 @@ func (s *Server) publish(p *publication) publishResult {
 				continue
 			}
 			if view == nil {
-				view = publicationView(p)
+				view = publicationView(s.views.Get().(*Publication), p)
 			}
+			view.handled = false
 			sub.deliver(view)
-			if p.publisher != s.internal && p.publisherID == "" && !p.publisher.local {
+			if !view.handled && p.publisher != s.internal && p.publisherID == "" && !p.publisher.local {
 				p.publisher.handedOff = true
 			}
 			res.successful++
@@ -208,7 +296,7 @@ func (s *Server) publish(p *publication) publishResult {
 		}
 		if f := s.deliveryFilter; f != nil && len(p.meta) > 0 && len(sub.meta) > 0 {
 			if view == nil {
-				view = publicationView(p)
+				view = publicationView(s.views.Get().(*Publication), p)
 			}
 			if !f(view, sub.meta) {
 				continue
@@ -234,20 +322,20 @@ func (s *Server) publish(p *publication) publishResult {
 			}
 		}
 		if frame == nil {
-			var prefix []byte
+			// the first frame of a kind is built in one buffer; the
+			// others copy its common prefix
+			prefix, data := &common, p.data
 			if sub.merge {
-				if commonMerge == nil {
-					commonMerge = s.publicationPrefix(p, p.rawData)
-				}
-				prefix = commonMerge
-			} else {
-				if common == nil {
-					common = s.publicationPrefix(p, p.data)
-				}
-				prefix = common
+				prefix, data = &commonMerge, p.rawData
 			}
-			frame = make([]byte, 0, len(prefix)+len(sub.channel)+48)
-			frame = append(frame, prefix...)
+			if *prefix == nil {
+				frame = make([]byte, 0, len(data)+len(p.path)*2+len(sub.channel)+320)
+				frame = s.appendPublicationPrefix(frame, p, data)
+				*prefix = frame[:len(frame):len(frame)]
+			} else {
+				frame = make([]byte, 0, len(*prefix)+len(sub.channel)+48)
+				frame = append(frame, *prefix...)
+			}
 			frame = append(frame, `,"channel":`...)
 			frame = appendString(frame, sub.channel)
 			if sub.depth > 0 {
@@ -276,6 +364,10 @@ func (s *Server) publish(p *publication) publishResult {
 	clear(list)
 	*listp = list[:0]
 	matchPool.Put(listp)
+	if view != nil {
+		*view = Publication{}
+		s.views.Put(view)
+	}
 	return res
 }
 
@@ -288,20 +380,29 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// publicationPrefix renders a publication up to (not including) the
+// appendPublicationPrefix renders a publication up to (not including) the
 // subscriber-specific channel: {"data":…,"_meta":{"action":…,…
-func (s *Server) publicationPrefix(p *publication, data json.RawMessage) []byte {
-	b := make([]byte, 0, len(data)+len(p.path)*2+256)
+func (s *Server) appendPublicationPrefix(b []byte, p *publication, data json.RawMessage) []byte {
 	b = append(b, `{"data":`...)
 	b = appendRaw(b, data)
 	b = append(b, `,"_meta":{"action":`...)
-	b = appendString(b, "/"+p.op.String()+"@"+p.path)
+	b = append(b, `"/`...)
+	b = append(b, p.op.String()...)
+	b = append(b, '@')
+	b = appendEscaped(b, p.path)
+	b = append(b, '"')
 	b = append(b, `,"type":"data","sessionId":`...)
 	b = appendString(b, p.publisherSessionID())
 	b = append(b, `,"consistency":`...)
 	b = strconv.AppendInt(b, int64(p.consistency), 10)
 	b = append(b, `,"publicationId":`...)
-	b = appendString(b, p.id)
+	if p.plainID() {
+		b = append(b, '"')
+		b = p.appendID(b)
+		b = append(b, '"')
+	} else {
+		b = appendString(b, p.publicationID())
+	}
 	b = append(b, `,"path":`...)
 	b = appendString(b, p.path)
 	if p.created != 0 || p.modified != 0 {
@@ -356,9 +457,9 @@ func newAckTracker(s *Server) *ackTracker {
 }
 
 func (t *ackTracker) wait(p *publication, eventID json.RawMessage, res publishResult) {
-	pa := &pendingAck{publisher: p.publisher, id: p.id, eventID: eventID, res: res, waiting: res.recipients}
+	pa := &pendingAck{publisher: p.publisher, id: p.publicationID(), eventID: eventID, res: res, waiting: res.recipients}
 	t.mu.Lock()
-	t.pending[p.id] = pa
+	t.pending[pa.id] = pa
 	t.mu.Unlock()
 	pa.timer = time.AfterFunc(t.s.cfg.AcknowledgeTimeout, func() { t.finish(pa, "unacknowledged publication") })
 }

@@ -118,7 +118,7 @@ func (s *Server) permittedRecords(ctx context.Context, as *security.Session, rec
 	return kept
 }
 
-// loginData is the data of a login request (wire-protocol.md §3.4).
+// loginData is the data of a login request.
 type loginData struct {
 	Username  string          `json:"username"`
 	Password  string          `json:"password"`

@@ -67,6 +67,7 @@ type Server struct {
 	internalEvents atomic.Uint64
 	acks           *ackTracker
 	unfinished     *byteBudget // bytes held in websocket messages not yet complete
+	views          sync.Pool   // *Publication handed to in-process subscribers
 
 	httpSrv *http.Server
 	mux     *http.ServeMux
@@ -94,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.acks = newAckTracker(s)
 	s.unfinished = &byteBudget{limit: max(cfg.MaxUnfinished, 0)}
+	s.views.New = func() any { return new(Publication) }
 	if cfg.Store != nil {
 		s.store = cfg.Store
 	} else {
@@ -118,6 +120,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("happn: starting security: %w", err)
 	}
 	s.sec = sec
+	if cfg.Secure {
+		if def, err := sec.AdminHasDefaultPassword(context.Background()); err == nil && def {
+			s.log.Warn("happn: the admin user _ADMIN still has the default password: set services.security.config.adminUser.password before the first start, or change it")
+		}
+	}
 	s.sec.OnChange(s.securityChanged)
 	s.routes()
 	return s, nil

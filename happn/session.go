@@ -96,6 +96,13 @@ func (s *Session) send(frame []byte) {
 	s.out.send(frame)
 }
 
+// readerIdle reports, on the session's reader, that its connection has
+// nothing more buffered: the request being handled came alone.
+func (s *Session) readerIdle() bool {
+	c, ok := s.out.(*wsConn)
+	return ok && c.br.Buffered() == 0
+}
+
 func (s *Session) sendNow(frame []byte) {
 	if s.closed.Load() {
 		return

@@ -45,7 +45,10 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	if err := needPath(req); err != nil {
 		return err
 	}
-	action, key, ok := pathmatch.SplitChannel(req.path)
+	// the subscription outlives the request: its strings must not share
+	// the request frame's memory
+	channel := strings.Clone(req.path)
+	action, key, ok := pathmatch.SplitChannel(channel)
 	if !ok {
 		return plainError("Bad path, a subscription path must start with /ALL@, /SET@ or /REMOVE@: %s", req.path)
 	}
@@ -57,7 +60,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		ref:      s.refs.next(),
 		session:  sess,
 		action:   parseAction(action),
-		channel:  req.path,
+		channel:  channel,
 		path:     key,
 		authPath: key,
 		nested:   nested,

@@ -19,8 +19,8 @@ import (
 // must produce the server's frames, field by field, once the values that
 // differ by nature (ids, timestamps) are masked.
 
-// traceDir holds copies of the spec's traces (shared/spec/traces), kept
-// with the tests so that they run wherever the repository is checked out.
+// traceDir holds traces captured between the npm clients and the npm
+// servers, kept with the tests so that they run wherever the repository is checked out.
 func traceDir(t *testing.T) string {
 	if d := os.Getenv("HAPPNER_SPEC_TRACES"); d != "" {
 		return d

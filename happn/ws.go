@@ -2,6 +2,7 @@ package happn
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -178,6 +179,7 @@ var (
 type wsConn struct {
 	conn net.Conn
 	br   *bufio.Reader
+	sock *sockIO // raw socket I/O for plain TCP; nil means conn's own methods
 	lim  readLimits
 
 	// reader-only state
@@ -208,8 +210,28 @@ type wsConn struct {
 }
 
 func newWSConn(conn net.Conn, br *bufio.Reader, lim readLimits, maxPending int, writeTimeout time.Duration) *wsConn {
-	return &wsConn{conn: conn, br: br, lim: lim, maxPending: maxPending, writeTimeout: writeTimeout,
+	c := &wsConn{conn: conn, br: br, lim: lim, maxPending: maxPending, writeTimeout: writeTimeout,
 		closeSent: make(chan struct{})}
+	if c.sock = newSockIO(conn); c.sock != nil {
+		// read the socket directly, after what the handshake's reader
+		// already holds
+		var src io.Reader = c.sock
+		if n := br.Buffered(); n > 0 {
+			held, _ := br.Peek(n)
+			src = io.MultiReader(bytes.NewReader(append([]byte(nil), held...)), c.sock)
+		}
+		c.br = bufio.NewReaderSize(src, 4096)
+	}
+	return c
+}
+
+// writeBuffers writes frames to the socket.
+func (c *wsConn) writeBuffers(bufs net.Buffers) error {
+	if c.sock != nil {
+		return c.sock.writev(bufs)
+	}
+	_, err := bufs.WriteTo(c.conn)
+	return err
 }
 
 // overLimitLocked reports whether the queued bytes exceed maxPending.
@@ -390,7 +412,7 @@ func (c *wsConn) flush(yield bool) {
 		if c.writeTimeout > 0 {
 			_ = c.conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 		}
-		_, err := bufs.WriteTo(c.conn)
+		err := c.writeBuffers(bufs)
 		if closeFrame != nil || err != nil {
 			c.signalCloseSent()
 		}

@@ -7,7 +7,7 @@
 //     and case-sensitive.
 //   - Permissions use [Glob] too. happn-3 collapsed every run of repeated
 //     characters in a permission pattern and matched case-insensitively; this
-//     project matches permission patterns as true globs (DESIGN.md, decision 4).
+//     project matches permission patterns as true globs.
 //   - Subscriptions use [Subscription]: a '*' segment matches exactly one
 //     path segment, a trailing "/**" matches one to depth segments, and a
 //     pattern that is exactly "*" matches every path.

@@ -132,6 +132,39 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 	return nil, fmt.Errorf("invalid JSON: unexpected %q", rune(d))
 }
 
+// encodeOrdered appends a decoded value as JSON, objects in their key
+// order.
+func encodeOrdered(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case *object:
+		dst = append(dst, '{')
+		for i, k := range x.keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			kb, _ := json.Marshal(k)
+			dst = append(dst, kb...)
+			dst = append(dst, ':')
+			dst = encodeOrdered(dst, x.vals[i])
+		}
+		return append(dst, '}')
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = encodeOrdered(dst, e)
+		}
+		return append(dst, ']')
+	}
+	b, err := json.Marshal(v) // strings, finite numbers, booleans, null
+	if err != nil {
+		return append(dst, "null"...)
+	}
+	return append(dst, b...)
+}
+
 // plain converts a decoded value into the types encoding/json produces
 // (map[string]any for objects), the types documents are made of.
 func plain(v any) any {

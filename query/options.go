@@ -9,10 +9,10 @@ import (
 	"strings"
 )
 
-// ErrAggregate and ErrCollation are returned by [Parse] when the request
-// asks for a MongoDB aggregate pipeline or collation, which no provider of
-// this project supports. happn reports them with the request path; build
-// that exact message with [PathError]:
+// ErrAggregate and ErrCollation are returned by stores that cannot run a
+// MongoDB aggregate pipeline or collation (every store but the MongoDB one;
+// see [Query.RefuseMongoOptions]). happn reports them with the request
+// path; build that exact message with [PathError]:
 //
 //	aggregate feature not available for provider on path: /some/path
 var (
@@ -38,9 +38,12 @@ func PathError(err error, path string) error {
 // and a raw value that is not an object yields an empty Query. "path_only"
 // sets PathOnly and, unless fields are given, Fields ["path"].
 //
+// "aggregate" (an array of pipeline stages) and "collation" (an object) are
+// read from the top level first, then from "options", and kept as JSON in
+// Aggregate and Collation for the stores that run them.
+//
 // Errors: malformed JSON or wrongly typed options; criteria errors such as
-// "unknown operator: $x", [ErrRegexParam] and invalid regular expressions;
-// [ErrAggregate] and [ErrCollation] when aggregate or collation is set.
+// "unknown operator: $x", [ErrRegexParam] and invalid regular expressions.
 //
 // The returned Query is read-only during evaluation and safe for concurrent
 // use by several goroutines.
@@ -106,11 +109,25 @@ func Parse(raw json.RawMessage) (*Query, error) {
 			}
 		}
 	}
-	if truthy(get(params, "aggregate")) || truthy(get(opts, "aggregate")) {
-		return nil, ErrAggregate
+	agg := get(params, "aggregate")
+	if !truthy(agg) {
+		agg = get(opts, "aggregate")
 	}
-	if truthy(get(params, "collation")) || truthy(get(opts, "collation")) {
-		return nil, ErrCollation
+	if truthy(agg) {
+		if _, ok := agg.([]any); !ok {
+			return nil, fmt.Errorf("aggregate must be an array of pipeline stages, got %s", jsType(agg))
+		}
+		q.Aggregate = encodeOrdered(nil, agg)
+	}
+	coll := get(params, "collation")
+	if !truthy(coll) {
+		coll = get(opts, "collation")
+	}
+	if truthy(coll) {
+		if _, ok := coll.(*object); !ok {
+			return nil, fmt.Errorf("collation must be an object, got %s", jsType(coll))
+		}
+		q.Collation = encodeOrdered(nil, coll)
 	}
 	return q, nil
 }

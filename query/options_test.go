@@ -160,18 +160,41 @@ func TestParseErrors(t *testing.T) {
 
 func TestParseAggregateCollation(t *testing.T) {
 	for _, c := range []struct {
-		raw  string
-		want error
+		raw                  string
+		aggregate, collation string
 	}{
-		{`{"aggregate":[{"$group":{}}]}`, ErrAggregate},
-		{`{"options":{"aggregate":[]}}`, ErrAggregate},
-		{`{"collation":{"locale":"fr"}}`, ErrCollation},
-		{`{"options":{"collation":{"locale":"fr"}}}`, ErrCollation},
+		{`{"aggregate":[{"$group":{"_id":"$data.g","n":{"$sum":1}}}]}`, `[{"$group":{"_id":"$data.g","n":{"$sum":1}}}]`, ""},
+		{`{"options":{"aggregate":[]}}`, `[]`, ""},
+		{`{"aggregate":[{"$limit":1}],"options":{"aggregate":[{"$skip":1}]}}`, `[{"$limit":1}]`, ""},
+		{`{"collation":{"locale":"fr","strength":1}}`, "", `{"locale":"fr","strength":1}`},
+		{`{"options":{"collation":{"strength":2,"locale":"en"}}}`, "", `{"strength":2,"locale":"en"}`},
+		{`{"criteria":{"a":1},"options":{"collation":{"locale":"en"},"aggregate":[{"$count":"n"}]}}`, `[{"$count":"n"}]`, `{"locale":"en"}`},
 	} {
-		_, err := Parse(json.RawMessage(c.raw))
-		if !errors.Is(err, c.want) {
-			t.Errorf("Parse(%s) error = %v, want %v", c.raw, err, c.want)
+		q, err := Parse(json.RawMessage(c.raw))
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", c.raw, err)
 		}
+		if string(q.Aggregate) != c.aggregate || string(q.Collation) != c.collation {
+			t.Errorf("Parse(%s): Aggregate %s Collation %s, want %s and %s", c.raw, q.Aggregate, q.Collation, c.aggregate, c.collation)
+		}
+		want := ErrCollation
+		if c.aggregate != "" {
+			want = ErrAggregate
+		}
+		if err := q.RefuseMongoOptions(); !errors.Is(err, want) {
+			t.Errorf("RefuseMongoOptions of %s = %v, want %v", c.raw, err, want)
+		}
+	}
+	for _, raw := range []string{`{"aggregate":{"$group":{}}}`, `{"options":{"aggregate":"x"}}`, `{"collation":"en"}`, `{"options":{"collation":[1]}}`} {
+		if _, err := Parse(json.RawMessage(raw)); err == nil {
+			t.Errorf("Parse(%s): want an error", raw)
+		}
+	}
+	if err := (&Query{}).RefuseMongoOptions(); err != nil {
+		t.Errorf("RefuseMongoOptions of a plain query = %v", err)
+	}
+	if err := (*Query)(nil).RefuseMongoOptions(); err != nil {
+		t.Errorf("RefuseMongoOptions of nil = %v", err)
 	}
 	err := PathError(ErrAggregate, "/a/*")
 	if err.Error() != "aggregate feature not available for provider on path: /a/*" || !errors.Is(err, ErrAggregate) {

@@ -8,7 +8,10 @@
 // (SQL for PostgreSQL).
 package query
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Query is a parsed happn search.
 type Query struct {
@@ -24,6 +27,33 @@ type Query struct {
 	Fields []string
 	// PathOnly asks for paths alone ({_meta:{path}} items).
 	PathOnly bool
+	// Aggregate is a MongoDB aggregation pipeline (a JSON array of stages)
+	// from the "aggregate" option, nil when there is none. A get with a
+	// pipeline answers the pipeline's output; only stores that implement
+	// store.Aggregator run it.
+	Aggregate json.RawMessage
+	// Collation is a MongoDB collation document ({"locale":"en",
+	// "strength":1}) from the "collation" option, nil when there is none.
+	// Stores that cannot honour it refuse the query (see
+	// [Query.RefuseMongoOptions]).
+	Collation json.RawMessage
+}
+
+// RefuseMongoOptions returns [ErrAggregate] or [ErrCollation] when q asks
+// for an aggregate pipeline or a collation, and nil otherwise (or for a nil
+// q). Stores that run neither call it so that such a query fails instead of
+// silently returning something else, as happn-3 answers for providers
+// other than MongoDB.
+func (q *Query) RefuseMongoOptions() error {
+	switch {
+	case q == nil:
+		return nil
+	case q.Aggregate != nil:
+		return ErrAggregate
+	case q.Collation != nil:
+		return ErrCollation
+	}
+	return nil
 }
 
 // SortKey is one sort field, already rewritten ("path", "data.x.y").

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs PostgreSQL's binaries and Chromium when
-# missing (scripts/install-postgres.sh, scripts/install-chromium.sh), then go vet, the Go tests (the
-# browser clients' tests drive headless Chromium), and the interop tests that drive the Go server and
-# mesh with the unmodified npm clients (Node.js >= 20; installed with npm ci).
+# missing (scripts/install-postgres.sh, scripts/install-chromium.sh), builds the FerretDB test server
+# for the MongoDB store once (scripts/build-ferretdb.sh, from the Go module proxy, cached), then go
+# vet, the Go tests (the browser clients' tests drive headless Chromium), the cluster tests again on
+# PostgreSQL and on MongoDB, and the interop tests that drive the Go server and mesh with the
+# unmodified npm clients (Node.js >= 20; installed with npm ci).
 #
 # Environment:
 #   GO_PACKAGES       packages for go vet / go test (default ./...)
@@ -10,6 +12,7 @@
 #   GO_TEST_FLAGS     extra go test flags, e.g. "-race" (default none)
 #   SKIP_INTEROP=1    skip the Node.js interop tests
 #   FUZZTIME          how long each fuzz target runs (default 3s)
+#   HAPPNER_TEST_MONGO_URL  a MongoDB server for the MongoDB tests instead of FerretDB
 # Exit status: non-zero when any step failed; every step still runs after a go test failure so
 # that one run reports everything.
 set -euo pipefail
@@ -29,6 +32,13 @@ step "PostgreSQL binaries for the store and cluster tests"
 
 step "Chromium for the browser tests (webclient/browsertest)"
 "$ROOT/scripts/install-chromium.sh"
+
+if [[ -z "${HAPPNER_TEST_MONGO_URL:-}" ]]; then
+	step "FerretDB (MongoDB protocol on SQLite) for the MongoDB store, cluster and migration tests"
+	HAPPNER_FERRETDB="$("$ROOT/scripts/build-ferretdb.sh")"
+	export HAPPNER_FERRETDB
+	echo "$HAPPNER_FERRETDB"
+fi
 
 step "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
@@ -50,6 +60,14 @@ if [[ "${GO_PACKAGES:-./...}" == "./..." ]]; then
 	if ! HAPPNER_CLUSTER_STORE=postgres go test -count=1 -timeout "${GO_TEST_TIMEOUT:-10m}" ${GO_TEST_FLAGS:-} \
 		-run 'Test[0-9]|TestEvents|TestSecurity|TestDependency|TestMember|TestComponents|TestRemote|TestReplication' ./cluster; then
 		failed+=("cluster on PostgreSQL")
+	fi
+
+	step "cluster integration tests again, on a MongoDB shared store (FerretDB, or HAPPNER_TEST_MONGO_URL)"
+	# FerretDB reads its whole collection for each query: this run takes longer than the others.
+	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+	if ! HAPPNER_CLUSTER_STORE=mongo go test -count=1 -timeout "${GO_TEST_TIMEOUT:-20m}" ${GO_TEST_FLAGS:-} \
+		-run 'Test[0-9]|TestEvents|TestSecurity|TestDependency|TestMember|TestComponents|TestRemote|TestReplication' ./cluster; then
+		failed+=("cluster on MongoDB")
 	fi
 fi
 
@@ -73,9 +91,10 @@ else
 	bindir="$(mktemp -d)"
 	trap 'rm -rf "$bindir"' EXIT
 	go build -o "$bindir/happner" ./cmd/happner
+	go build -o "$bindir/securityseed" ./internal/cmd/securityseed
 
 	# Each test file starts its own servers on free ports; the whole run takes well under 2 minutes.
-	if ! (cd interop && HAPPNER_BIN="$bindir/happner" node --test --test-reporter=spec \
+	if ! (cd interop && HAPPNER_BIN="$bindir/happner" HAPPNER_SEED_BIN="$bindir/securityseed" node --test --test-reporter=spec \
 		--test-timeout=60000 test/*.test.js); then
 		failed+=("interop tests")
 	fi

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 )
 
 // ErrUnknownProvider is returned for a datastore provider name that no
@@ -63,7 +66,9 @@ var fileProviders = map[string]bool{
 //     -sqlite, and their short names) are bolt with settings.filename and
 //     memory without.
 //
-// Any other name is an error wrapping [ErrUnknownProvider].
+// Any other name is an error wrapping [ErrUnknownProvider]. (The shared
+// databases, PostgreSQL and MongoDB, are opened by package store/datastore
+// before it asks here.)
 func ResolveProvider(c DatastoreConfig) (string, error) {
 	p := strings.ToLower(strings.TrimSpace(c.Provider))
 	switch {
@@ -146,4 +151,49 @@ func OpenRouter(cfgs []DatastoreConfig, open Opener) (*Router, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// PoolSizeSetting reads settings.poolSize of a shared-database datastore: 0
+// when it is absent or null, else a positive integer (JSON numbers arrive
+// as float64).
+func PoolSizeSetting(settings map[string]any) (int, error) {
+	v, ok := settings["poolSize"]
+	if !ok || v == nil {
+		return 0, nil
+	}
+	var n float64
+	switch x := v.(type) {
+	case float64:
+		n = x
+	case int:
+		n = float64(x)
+	case int64:
+		n = float64(x)
+	default:
+		return 0, fmt.Errorf("settings.poolSize must be a number, got %T", v)
+	}
+	if n < 1 || n != math.Trunc(n) || n > math.MaxInt32 {
+		return 0, fmt.Errorf("settings.poolSize must be a positive integer, got %v", v)
+	}
+	return int(n), nil
+}
+
+// SettingsOpener returns an [Opener] for a shared-database provider: each
+// datastore's settings are read by fromSettings over defaults, and the store
+// is opened by open within timeout. Errors name the datastore.
+func SettingsOpener[O any, S Store](defaults O, fromSettings func(map[string]any, O) (O, error),
+	open func(context.Context, O) (S, error), timeout time.Duration) Opener {
+	return func(c DatastoreConfig) (Store, error) {
+		opts, err := fromSettings(c.Settings, defaults)
+		if err != nil {
+			return nil, fmt.Errorf("datastore %q: %w", c.Name, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		s, err := open(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("datastore %q: %w", c.Name, err)
+		}
+		return s, nil
+	}
 }

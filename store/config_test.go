@@ -34,8 +34,8 @@ func TestResolveProvider(t *testing.T) {
 			t.Errorf("ResolveProvider(%q, %v) = %q, %v; want %q", c.provider, c.settings, got, err, c.want)
 		}
 	}
-	_, err := store.ResolveProvider(store.DatastoreConfig{Name: "d", Provider: "happn-service-mongo-2"})
-	if !errors.Is(err, store.ErrUnknownProvider) || err.Error() != "unknown datastore provider: happn-service-mongo-2" {
+	_, err := store.ResolveProvider(store.DatastoreConfig{Name: "d", Provider: "happn-db-provider-couch"})
+	if !errors.Is(err, store.ErrUnknownProvider) || err.Error() != "unknown datastore provider: happn-db-provider-couch" {
 		t.Errorf("unknown provider: err = %v", err)
 	}
 	if _, err := store.ResolveProvider(store.DatastoreConfig{Name: "d", Provider: "bolt"}); err == nil || !strings.Contains(err.Error(), "settings.filename") {

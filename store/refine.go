@@ -22,7 +22,9 @@ const checkEvery = 1024
 // keeps those matching q's filter, sorts them by q's sort keys (ties keep
 // path order), pages them by Skip and Limit, and projects their data by
 // Fields. Projected and path-only records are fresh copies; the others are
-// returned as given. A nil q returns recs unchanged.
+// returned as given. A nil q returns recs unchanged. A q with an aggregate
+// pipeline or a collation, which Go cannot evaluate, is refused with
+// query.ErrAggregate or query.ErrCollation.
 func Refine(ctx context.Context, recs []*Record, q *query.Query, doc DocFunc) ([]*Record, error) {
 	return refine(ctx, recs, q, doc, true)
 }
@@ -34,8 +36,12 @@ func RefineCount(ctx context.Context, recs []*Record, q *query.Query, doc DocFun
 }
 
 // Filter returns the records of recs that match q's filter, ignoring its
-// sort, paging and projection (the narrowing a Remove applies).
+// sort, paging and projection (the narrowing a Remove applies). Like
+// [Refine] it refuses a collation.
 func Filter(ctx context.Context, recs []*Record, q *query.Query, doc DocFunc) ([]*Record, error) {
+	if err := q.RefuseMongoOptions(); err != nil {
+		return nil, err
+	}
 	if q == nil || q.Filter == nil {
 		return recs, nil
 	}
@@ -46,6 +52,9 @@ func Filter(ctx context.Context, recs []*Record, q *query.Query, doc DocFunc) ([
 func refine(ctx context.Context, recs []*Record, q *query.Query, doc DocFunc, project bool) ([]*Record, error) {
 	if q == nil {
 		return recs, nil
+	}
+	if err := q.RefuseMongoOptions(); err != nil {
+		return nil, err
 	}
 	needDocs := q.Filter != nil || len(q.Sort) > 0 || (project && q.Fields != nil && !q.PathOnly)
 	var docs []map[string]any

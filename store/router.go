@@ -26,7 +26,7 @@ type Route struct {
 }
 
 // Router is a [Store] that sends every request to one of several named
-// datastores, as happn's data service does (happn.md §2.10): the patterns of
+// datastores, as happn's data service does: the patterns of
 // all datastores are tried longest first and the first whose glob matches
 // the request path wins; a path no pattern matches goes to the default
 // datastore.
@@ -46,7 +46,10 @@ type routeFilter struct {
 	pattern, name string
 }
 
-var _ Store = (*Router)(nil)
+var (
+	_ Store      = (*Router)(nil)
+	_ Aggregator = (*Router)(nil)
+)
 
 // NewRouter returns a router over routes. defaultName names the default
 // datastore; "" means the first route.
@@ -159,6 +162,13 @@ func (r *Router) Find(ctx context.Context, pattern string, q *query.Query) ([]*R
 // Count counts in the datastore that pattern routes to.
 func (r *Router) Count(ctx context.Context, pattern string, q *query.Query) (int, error) {
 	return r.route(pattern).Count(ctx, pattern, q)
+}
+
+// Aggregate runs q's pipeline in the datastore that pattern routes to, or
+// fails with an error wrapping query.ErrAggregate when that datastore
+// cannot.
+func (r *Router) Aggregate(ctx context.Context, pattern string, q *query.Query) (json.RawMessage, error) {
+	return Aggregate(ctx, r.route(pattern), pattern, q)
 }
 
 // Set writes to the datastore that path routes to.

@@ -2,8 +2,8 @@
 // interface that every provider implements, the [Record] it keeps, and the
 // [Router] that sends each path to one of several named datastores.
 //
-// Providers live in their own packages (store/memory, store/bolt, and later
-// store/postgres); store/storetest holds the conformance suite every provider
+// Providers live in their own packages (store/memory, store/bolt,
+// store/postgres, store/mongo); store/storetest holds the conformance suite every provider
 // must pass, so a shared database behaves exactly like the embedded default.
 package store
 
@@ -69,6 +69,12 @@ var ErrUnavailable = errors.New("store: unavailable")
 // Find, Count and Remove may contain the data wildcard '*', which matches any
 // run of characters including '/' (see pathmatch.Glob); a path without '*'
 // addresses one record. Implementations are safe for concurrent use.
+//
+// Records handed out by Get, Find and Set are read-only: a store may hand
+// out the records it holds (the in-memory store does, so that reads
+// allocate nothing), and callers must not modify them. The slice Find
+// returns is the caller's. Data given to Set is copied when the store keeps
+// it, so the caller may reuse its buffer.
 type Store interface {
 	// Get returns the record at the exact path, or nil and no error when
 	// there is none.
@@ -91,4 +97,23 @@ type Store interface {
 	Remove(ctx context.Context, pattern string, q *query.Query) (int, error)
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Aggregator is implemented by stores that run MongoDB aggregation
+// pipelines (the "aggregate" option of a happn get, which happn-3 supports
+// only on MongoDB).
+type Aggregator interface {
+	// Aggregate runs q.Aggregate over the records matching pattern and q's
+	// filter and returns the pipeline's output as a JSON array.
+	Aggregate(ctx context.Context, pattern string, q *query.Query) (json.RawMessage, error)
+}
+
+// Aggregate runs q's pipeline on s when s is an [Aggregator] (a [Router]
+// is one, and passes the call to the datastore serving pattern); otherwise
+// it returns an error wrapping query.ErrAggregate.
+func Aggregate(ctx context.Context, s Store, pattern string, q *query.Query) (json.RawMessage, error) {
+	if a, ok := s.(Aggregator); ok {
+		return a.Aggregate(ctx, pattern, q)
+	}
+	return nil, query.ErrAggregate
 }

@@ -5,7 +5,7 @@
 // line on stderr).
 //
 // Usage: node meshclient-bench.js --addr HOST:PORT --scenario rpc-seq[,rpc-pipe]
-//          [--duration 10s] [--warmup 1s] [--depth 100] [--server-pid PID]
+//          [--duration 10s] [--warmup 1s] [--depth 100] [--server-pid PID[,PID…]]
 //          [--username U --password P] [--label L] [--component calc --method add]
 //
 //   rpc-seq   one call in flight: calls/s, latency p50/p99 (call → callback)
@@ -36,7 +36,7 @@ function parseArgs(argv) {
     durationMs: 10000,
     warmupMs: 1000,
     depth: 100,
-    serverPid: 0,
+    serverPids: [],
     username: '',
     password: '',
     label: '',
@@ -49,7 +49,7 @@ function parseArgs(argv) {
     '--duration': (v) => (opts.durationMs = parseDuration(v, '--duration')),
     '--warmup': (v) => (opts.warmupMs = parseDuration(v, '--warmup')),
     '--depth': (v) => (opts.depth = Number(v)),
-    '--server-pid': (v) => (opts.serverPid = Number(v)),
+    '--server-pid': (v) => (opts.serverPids = v.split(',').map(Number).filter((p) => p !== 0)),
     '--username': (v) => (opts.username = v),
     '--password': (v) => (opts.password = v),
     '--label': (v) => (opts.label = v),
@@ -66,7 +66,7 @@ function parseArgs(argv) {
     if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (want one of ${SCENARIOS.join(', ')})`);
   }
   if (!Number.isInteger(opts.depth) || opts.depth < 1) throw new Error('--depth must be ≥ 1');
-  if (!Number.isInteger(opts.serverPid) || opts.serverPid < 0) throw new Error('--server-pid must be ≥ 0');
+  if (!opts.serverPids.every((p) => Number.isInteger(p) && p > 0)) throw new Error('--server-pid must be ≥ 0');
   if (!(opts.durationMs > 0)) throw new Error('--duration must be > 0');
   if (!(opts.warmupMs >= 0)) throw new Error('--warmup must be ≥ 0');
   if (!opts.username !== !opts.password) throw new Error('--username and --password go together');
@@ -74,8 +74,14 @@ function parseArgs(argv) {
 }
 
 let clockTicks = 0;
-// serverCPUSeconds reads utime + stime of pid from /proc/<pid>/stat.
-function serverCPUSeconds(pid) {
+// serverCPUSeconds sums utime + stime of the server processes (a
+// cluster's members) from /proc/<pid>/stat.
+function serverCPUSeconds(pids) {
+  return pids.reduce((sum, pid) => sum + processCPUSeconds(pid), 0);
+}
+
+// processCPUSeconds reads utime + stime of pid from /proc/<pid>/stat.
+function processCPUSeconds(pid) {
   if (!clockTicks) {
     clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   }
@@ -165,10 +171,10 @@ async function runScenario(opts, client, name) {
   if (opts.warmupMs > 0) await load(fn, depth, Date.now() + opts.warmupMs, null);
 
   const samples = [];
-  const cpu0 = opts.serverPid ? serverCPUSeconds(opts.serverPid) : 0;
+  const cpu0 = serverCPUSeconds(opts.serverPids);
   const self0 = clientCPUSeconds();
   const ph = await load(fn, depth, Date.now() + opts.durationMs, samples);
-  const cpu1 = opts.serverPid ? serverCPUSeconds(opts.serverPid) : 0;
+  const cpu1 = serverCPUSeconds(opts.serverPids);
   const self1 = clientCPUSeconds();
 
   const res = {
@@ -190,7 +196,7 @@ async function runScenario(opts, client, name) {
     res.p99_us = percentile(samples, 99) / 1000;
     res.max_us = samples[samples.length - 1] / 1000;
   }
-  if (opts.serverPid) {
+  if (opts.serverPids.length > 0) {
     res.server_cpu_s = cpu1 - cpu0;
     if (ph.done > 0) res.server_cpu_us_per_op = ((cpu1 - cpu0) * 1e6) / ph.done;
   }

@@ -14,7 +14,8 @@ import (
 	"time"
 )
 
-// Frames copied from /work/shared/spec/traces (ids shortened).
+// Frames captured between the npm clients and a happn-3 server (ids
+// shortened).
 const (
 	traceLoginError  = `{"data":null,"_meta":{"type":"response","status":"error","published":false,"eventId":3,"action":"login","error":{"name":"AccessDenied","code":401,"message":"Invalid credentials"}},"protocol":"happn_4"}`
 	traceGetArray    = `[{"x":1,"_meta":{"path":"/test/a","created":1795648946467,"modified":1795648946467}},{"value":5,"_meta":{"path":"/test/b","created":1795648946469,"modified":1795648946469}},{"type":"response","status":"ok","published":false,"eventId":8,"sessionId":"SID","action":"get"}]`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -80,7 +81,7 @@ type ListOptions struct {
 	SkipPermissions bool
 }
 
-// validActions are the actions a permission may name (happn.md §4.4).
+// validActions are the actions a permission may name.
 var validActions = map[string]bool{"set": true, "get": true, "remove": true, "on": true, "*": true,
 	"delete": true, "put": true, "post": true, "head": true, "options": true}
 
@@ -103,8 +104,42 @@ func prepareUserName(name string) string { return strings.ReplaceAll(name, "*", 
 
 func escapePerm(s string) string { return strings.ReplaceAll(s, "*", "{{w}}") }
 
+// permRecordPath is where a permission is stored, as happn-3 stores it:
+// <prefix><owner>/<action>/<path with '*' escaped as {{w}}>. The action is
+// not escaped: the "*" action's record path holds a literal '*'.
 func permRecordPath(prefix, owner, action, path string) string {
+	return prefix + owner + "/" + action + "/" + escapePerm(path)
+}
+
+// legacyPermRecordPath is where earlier versions of this project stored
+// the "*" action ({{w}} in place of '*'); such records are still read and
+// removed.
+func legacyPermRecordPath(prefix, owner, action, path string) string {
 	return prefix + owner + "/" + escapePerm(action) + "/" + escapePerm(path)
+}
+
+// permRecordPaths returns the record path of a permission and, for the "*"
+// action, its legacy spelling.
+func permRecordPaths(prefix, owner, action, path string) []string {
+	paths := []string{permRecordPath(prefix, owner, action, path)}
+	if legacy := legacyPermRecordPath(prefix, owner, action, path); legacy != paths[0] {
+		paths = append(paths, legacy)
+	}
+	return paths
+}
+
+// removeRecord removes the record at exactly path, which may hold a literal
+// '*' (a permission of the "*" action) that a store would otherwise read as
+// a wildcard.
+func (s *Service) removeRecord(ctx context.Context, path string) (int, error) {
+	if !strings.Contains(path, "*") {
+		return s.st.Remove(ctx, path, nil)
+	}
+	exact, err := query.NewCond("path", "$eq", path)
+	if err != nil {
+		return 0, err
+	}
+	return s.st.Remove(ctx, path, &query.Query{Filter: exact})
 }
 
 // ---- users ----
@@ -660,8 +695,10 @@ func (s *Service) applyRules(ctx context.Context, prefix, owner string, rules ma
 	for path, r := range rules {
 		if r.Remove {
 			for _, a := range append(append([]string{}, r.Actions...), r.Prohibit...) {
-				if _, err := s.st.Remove(ctx, permRecordPath(prefix, owner, a, path), nil); err != nil {
-					return errs.System(fmt.Errorf("security: remove permission: %w", err), "security")
+				for _, rp := range permRecordPaths(prefix, owner, a, path) {
+					if _, err := s.removeRecord(ctx, rp); err != nil {
+						return errs.System(fmt.Errorf("security: remove permission: %w", err), "security")
+					}
 				}
 			}
 			continue
@@ -682,8 +719,14 @@ func (s *Service) applyRules(ctx context.Context, prefix, owner string, rules ma
 
 func (s *Service) writePerm(ctx context.Context, prefix, owner, path, action string, authorized bool) error {
 	raw, _ := json.Marshal(Permission{Action: action, Authorized: authorized, Path: path})
-	if _, err := s.st.Set(ctx, permRecordPath(prefix, owner, action, path), raw, store.SetOptions{}); err != nil {
+	paths := permRecordPaths(prefix, owner, action, path)
+	if _, err := s.st.Set(ctx, paths[0], raw, store.SetOptions{}); err != nil {
 		return errs.System(fmt.Errorf("security: store permission: %w", err), "security")
+	}
+	for _, legacy := range paths[1:] {
+		if _, err := s.removeRecord(ctx, legacy); err != nil {
+			return errs.System(fmt.Errorf("security: remove permission: %w", err), "security")
+		}
 	}
 	return nil
 }
@@ -700,7 +743,7 @@ func (s *Service) listPerms(ctx context.Context, prefix, owner string) ([]Permis
 		if json.Unmarshal(r.Data, &p) != nil || p.Path == "" || p.Action == "" {
 			continue
 		}
-		if r.Path != permRecordPath(prefix, owner, p.Action, p.Path) {
+		if r.Path != permRecordPath(prefix, owner, p.Action, p.Path) && r.Path != legacyPermRecordPath(prefix, owner, p.Action, p.Path) {
 			continue // another owner's record under a colliding prefix
 		}
 		out = append(out, p)
@@ -709,9 +752,13 @@ func (s *Service) listPerms(ctx context.Context, prefix, owner string) ([]Permis
 		if out[i].Path != out[j].Path {
 			return out[i].Path < out[j].Path
 		}
-		return out[i].Action < out[j].Action
+		if out[i].Action != out[j].Action {
+			return out[i].Action < out[j].Action
+		}
+		return out[i].Authorized && !out[j].Authorized
 	})
-	return out, nil
+	// a permission stored under both spellings of the "*" action counts once
+	return slices.Compact(out), nil
 }
 
 func rulesOf(perms []Permission) map[string]PermissionRule {
@@ -778,17 +825,23 @@ func (s *Service) removePerm(ctx context.Context, prefix, owner, path, action, o
 	if err != nil {
 		return err
 	}
-	rp := permRecordPath(prefix, owner, action, path)
-	rec, err := s.st.Get(ctx, rp)
-	if err != nil {
-		return errs.System(fmt.Errorf("security: get permission: %w", err), "security")
+	removed := false
+	for _, rp := range permRecordPaths(prefix, owner, action, path) {
+		rec, err := s.st.Get(ctx, rp)
+		if err != nil {
+			return errs.System(fmt.Errorf("security: get permission: %w", err), "security")
+		}
+		var p Permission
+		if rec == nil || json.Unmarshal(rec.Data, &p) != nil || !p.Authorized {
+			continue
+		}
+		if _, err := s.removeRecord(ctx, rp); err != nil {
+			return errs.System(fmt.Errorf("security: remove permission: %w", err), "security")
+		}
+		removed = true
 	}
-	var p Permission
-	if rec == nil || json.Unmarshal(rec.Data, &p) != nil || !p.Authorized {
+	if !removed {
 		return nil
-	}
-	if _, err := s.st.Remove(ctx, rp, nil); err != nil {
-		return errs.System(fmt.Errorf("security: remove permission: %w", err), "security")
 	}
 	var users []string
 	if ownerKey == "username" {

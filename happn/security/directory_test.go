@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/happner-go/happner/store"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -17,7 +19,7 @@ func TestNewCreatesAdminAndSecret(t *testing.T) {
 		"/_SYSTEM/_SECURITY/_GROUP/_ADMIN",
 		"/_SYSTEM/_SECURITY/_USER/_ADMIN",
 		"/_SYSTEM/_SECURITY/_USER/_ADMIN/_USER_GROUP/_ADMIN",
-		"/_SYSTEM/_SECURITY/_PERMISSIONS/_ADMIN/{{w}}/{{w}}",
+		"/_SYSTEM/_SECURITY/_PERMISSIONS/_ADMIN/*/{{w}}", // happn-3's layout: the action is not escaped
 	} {
 		if rec, err := st.Get(ctx, p); err != nil || rec == nil {
 			t.Errorf("missing %s (%v)", p, err)
@@ -201,5 +203,73 @@ func TestGroupValidationAndLifecycle(t *testing.T) {
 		if n, _ := st.Count(ctx, p, nil); n != 0 {
 			t.Errorf("%s left after DeleteGroup", p)
 		}
+	}
+}
+
+// TestPermissionRecordsInHappnLayout checks that permissions are stored
+// where happn-3 stores them (the "*" action unescaped), that records of
+// the earlier {{w}} spelling are still read and removed, and that removing
+// the "*" action leaves the other actions on the same path alone.
+func TestPermissionRecordsInHappnLayout(t *testing.T) {
+	s, st := newTestService(t, Config{})
+	ctx := context.Background()
+	if _, err := s.UpsertGroup(ctx, Group{Name: "g", Permissions: map[string]PermissionRule{
+		"/a/*": {Actions: []string{"*", "get"}}, "/b": {Prohibit: []string{"on"}}}}, UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/_SYSTEM/_SECURITY/_PERMISSIONS/g/*//a/{{w}}", "/_SYSTEM/_SECURITY/_PERMISSIONS/g/get//a/{{w}}",
+		"/_SYSTEM/_SECURITY/_PERMISSIONS/g/on//b"} {
+		if rec, err := st.Get(ctx, p); err != nil || rec == nil {
+			t.Errorf("missing %s (%v)", p, err)
+		}
+	}
+	// a record in the earlier spelling of the "*" action
+	legacy := "/_SYSTEM/_SECURITY/_PERMISSIONS/g/{{w}}//c"
+	if _, err := st.Set(ctx, legacy, json.RawMessage(`{"action":"*","authorized":true,"path":"/c"}`), store.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.invalidate()
+	g, err := s.GetGroup(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := g.Permissions["/c"]; len(r.Actions) != 1 || r.Actions[0] != "*" {
+		t.Errorf("legacy record not read: %+v", g.Permissions)
+	}
+	if err := s.RemovePermission(ctx, "g", "/c", "*"); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := st.Get(ctx, legacy); rec != nil {
+		t.Error("legacy record not removed")
+	}
+	if err := s.RemovePermission(ctx, "g", "/a/*", "*"); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = s.GetGroup(ctx, "g")
+	if r := g.Permissions["/a/*"]; len(r.Actions) != 1 || r.Actions[0] != "get" {
+		t.Errorf("after removing the * action: %+v, want get kept", g.Permissions)
+	}
+	// rewriting a legacy "*" permission leaves one record, in happn's layout
+	if _, err := st.Set(ctx, "/_SYSTEM/_SECURITY/_PERMISSIONS/g/{{w}}//d", json.RawMessage(`{"action":"*","authorized":true,"path":"/d"}`), store.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertPermission(ctx, "g", "/d", "*", true); err != nil {
+		t.Fatal(err)
+	}
+	perms, err := s.ListPermissions(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range perms {
+		if p.Path == "/d" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("permissions on /d: %v", perms)
+	}
+	if rec, _ := st.Get(ctx, "/_SYSTEM/_SECURITY/_PERMISSIONS/g/{{w}}//d"); rec != nil {
+		t.Error("legacy record of /d kept after the upsert")
 	}
 }

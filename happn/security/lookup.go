@@ -13,7 +13,7 @@ import (
 )
 
 // LookupTable is a named list of paths that lookup permissions test
-// candidate paths against (happn.md §4.7).
+// candidate paths against.
 type LookupTable struct {
 	Name  string   `json:"name"`
 	Paths []string `json:"paths"`

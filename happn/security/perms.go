@@ -154,7 +154,7 @@ type compiledLookup struct {
 
 func compileLookupRegex(expr string) (*regexp.Regexp, error) { return regexp.Compile(expr) }
 
-// lookupAllows evaluates the lookup permissions (happn.md §4.7).
+// lookupAllows evaluates the lookup permissions.
 func (ps *permSet) lookupAllows(path string, bit uint16, tctx map[string]any) bool {
 	for _, l := range ps.lookups {
 		if l.bits&(bit|actStar) == 0 {
@@ -441,8 +441,8 @@ func (s *Service) buildPermSet(ctx context.Context, sess *Session, ue *userEntry
 
 // NestedPermissions answers a request on a path ending in "/**" (or "*")
 // with the permission paths under it that allow action (allowed) and those
-// that prohibit it (prohibited), for happn's allowNestedPermissions
-// (happn.md §3.9, §4.5). A permission that covers the whole request yields
+// that prohibit it (prohibited), for happn's allowNestedPermissions.
+// A permission that covers the whole request yields
 // the request path with its trailing "**" turned into "*". A "**" anywhere
 // but at the end is an error.
 func (s *Service) NestedPermissions(ctx context.Context, sess *Session, path, action string) (allowed, prohibited []string, err error) {

@@ -1,7 +1,7 @@
 // Package security is happn's security service: users, groups, permissions,
 // lookup tables, session profiles and policies, password / digest / token
 // logins, session tokens and their revocation, and the authorisation of
-// every data action (happn.md §4).
+// every data action.
 //
 // Everything is persisted through a [store.Store] at happn's system paths
 // (§4.14), so servers sharing a database share users, permissions, the token
@@ -25,7 +25,7 @@ import (
 	"github.com/happner-go/happner/store"
 )
 
-// System paths (happn.md §4.14).
+// System paths.
 const (
 	pathSecret      = "/_SYSTEM/_SECURITY/SESSION_TOKEN_SECRET"
 	pathUser        = "/_SYSTEM/_SECURITY/_USER/"
@@ -345,3 +345,13 @@ func (s *Service) enqueue(c Change) {
 }
 
 func (s *Service) nowMs() int64 { return s.now().UnixMilli() }
+
+// AdminHasDefaultPassword reports whether _ADMIN's stored password is still
+// happn's default ("happn"), which anyone who knows happn can log in with.
+func (s *Service) AdminHasDefaultPassword(ctx context.Context) (bool, error) {
+	ue, err := s.loadUser(ctx, AdminUser)
+	if err != nil || ue == nil || ue.hash == "" {
+		return false, err
+	}
+	return VerifyPassword(DefaultAdminPassword, ue.hash)
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // maxNesting bounds how deeply arrays and objects may nest in a frame.
@@ -286,6 +287,20 @@ func Unquote(raw []byte) (s string, ok bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// UnquoteView is Unquote without a copy for strings without escapes: the
+// result shares raw's memory, so raw must never change afterwards (a
+// decoded request frame that is not reused qualifies).
+func UnquoteView(raw []byte) (s string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if len(inner) > 0 && !containsByte(inner, '\\') {
+		return unsafe.String(&inner[0], len(inner)), true
+	}
+	return Unquote(raw)
 }
 
 // EachElement walks the elements of the array b, calling fn with each raw

@@ -35,7 +35,7 @@ func Coerce(version string) *semver.Version {
 	return v
 }
 
-// Satisfies is happner-semver's coercedSatisfies (cluster.md §6.2):
+// Satisfies is happner-semver's coercedSatisfies:
 // true when version equals rng, else when version, coerced (prerelease
 // tags stripped), satisfies the range. An empty range is "*".
 func Satisfies(version, rng string) bool {

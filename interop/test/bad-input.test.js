@@ -53,7 +53,7 @@ describe('bad input over a raw websocket (unsecured server)', () => {
 
   /**
    * The reference happn-3 server ignores requests it cannot route (no reply at all). happner-go
-   * answers them with an error instead (DESIGN.md decision 4). Checks whichever applies.
+   * answers them with an error instead. Checks whichever applies.
    */
   async function expectUnroutable(raw, eventId, action) {
     if (TARGET === 'reference') {

@@ -9,12 +9,19 @@ import (
 	"github.com/happner-go/happner/store"
 	"github.com/happner-go/happner/store/bolt"
 	"github.com/happner-go/happner/store/memory"
+	"github.com/happner-go/happner/store/mongo"
 	"github.com/happner-go/happner/store/postgres"
 )
 
 // postgresNames are the provider names that open the PostgreSQL store,
 // with settings {url | connectionString, table, poolSize}.
 var postgresNames = map[string]bool{"postgres": true, "postgresql": true, "pg": true}
+
+// mongoNames are the provider names that open the MongoDB store, with
+// happn-db-provider-mongo's settings {url, database, collection} and
+// poolSize: the npm provider's name, its former name (happner-cluster's
+// README), and short ones.
+var mongoNames = map[string]bool{"mongo": true, "mongodb": true, "happn-db-provider-mongo": true, "happn-service-mongo-2": true}
 
 // Options tune [Open].
 type Options struct {
@@ -44,6 +51,9 @@ func OpenOne(c store.DatastoreConfig, opts Options) (store.Store, error) {
 	}
 	if postgresNames[name] {
 		return postgres.Opener(postgres.Options{})(c)
+	}
+	if mongoNames[name] {
+		return mongo.Opener(mongo.Options{})(c)
 	}
 	kind, err := store.ResolveProvider(c)
 	if err != nil {

@@ -117,8 +117,8 @@ func TestOpenDefaultsAndErrors(t *testing.T) {
 	}
 	r.Close()
 
-	_, err = Open([]store.DatastoreConfig{{Name: "m", Provider: "happn-service-mongo-2"}}, Options{})
-	if !errors.Is(err, store.ErrUnknownProvider) || !strings.Contains(err.Error(), "unknown datastore provider: happn-service-mongo-2") {
+	_, err = Open([]store.DatastoreConfig{{Name: "m", Provider: "happn-db-provider-couch"}}, Options{})
+	if !errors.Is(err, store.ErrUnknownProvider) || !strings.Contains(err.Error(), "unknown datastore provider: happn-db-provider-couch") {
 		t.Errorf("unknown provider: err = %v", err)
 	}
 	// A plugged-in provider is used ahead of the built-in names.

@@ -67,7 +67,9 @@ func (s *Store) Len() int {
 	return len(s.byPath)
 }
 
-// Get returns a copy of the record at path, or nil.
+// Get returns the record at path, or nil. The record is the one the store
+// holds (records are replaced on write, never changed): read it, do not
+// modify it.
 func (s *Store) Get(ctx context.Context, path string) (*store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -81,8 +83,7 @@ func (s *Store) Get(ctx context.Context, path string) (*store.Record, error) {
 	if e == nil {
 		return nil, nil
 	}
-	cp := *e.rec
-	return &cp, nil
+	return e.rec, nil
 }
 
 // Set writes data at path (merging it into the existing object when
@@ -114,18 +115,19 @@ func (s *Store) Set(ctx context.Context, path string, data json.RawMessage, opts
 		rec.Data = merged
 	}
 	s.put(e, rec)
-	cp := *rec
-	return &cp, nil
+	return rec, nil
 }
 
 // put stores rec in e (keeping e's Created) or in a new entry when e is nil.
 // The caller holds the write lock.
 func (s *Store) put(e *entry, rec *store.Record) {
 	if e != nil {
+		rec.Path = e.path // the key the store owns, not the caller's string
 		rec.Created = e.rec.Created
 		e.rec = rec
 		return
 	}
+	rec.Path = strings.Clone(rec.Path) // the caller's string may share a request's memory
 	e = &entry{path: rec.Path, rec: rec}
 	s.byPath[rec.Path] = e
 	s.tree.ReplaceOrInsert(e)
@@ -235,14 +237,7 @@ func (s *Store) Find(ctx context.Context, pattern string, q *query.Query) ([]*st
 	if err != nil {
 		return nil, err
 	}
-	// Hand out copies: callers may change what they receive.
-	res := make([]*store.Record, len(out))
-	copies := make([]store.Record, len(out))
-	for i, r := range out {
-		copies[i] = *r
-		res[i] = &copies[i]
-	}
-	return res, nil
+	return out, nil
 }
 
 // Count returns how many records Find would return.

@@ -109,22 +109,12 @@ func OptionsFromSettings(settings map[string]any, defaults Options) (Options, er
 		}
 		o.Table = s
 	}
-	if v, ok := settings["poolSize"]; ok && v != nil {
-		var n float64
-		switch x := v.(type) {
-		case float64:
-			n = x
-		case int:
-			n = float64(x)
-		case int64:
-			n = float64(x)
-		default:
-			return o, fmt.Errorf("postgres: settings.poolSize must be a number, got %T", v)
-		}
-		if n < 1 || n != math.Trunc(n) || n > math.MaxInt32 {
-			return o, fmt.Errorf("postgres: settings.poolSize must be a positive integer, got %v", v)
-		}
-		o.PoolSize = int(n)
+	n, err := store.PoolSizeSetting(settings)
+	if err != nil {
+		return o, fmt.Errorf("postgres: %w", err)
+	}
+	if n > 0 {
+		o.PoolSize = n
 	}
 	return o, nil
 }
@@ -133,19 +123,7 @@ func OptionsFromSettings(settings map[string]any, defaults Options) (Options, er
 // PostgreSQL: each datastore's settings (see [OptionsFromSettings]) override
 // defaults, and Open is given 30 seconds.
 func Opener(defaults Options) store.Opener {
-	return func(c store.DatastoreConfig) (store.Store, error) {
-		opts, err := OptionsFromSettings(c.Settings, defaults)
-		if err != nil {
-			return nil, fmt.Errorf("datastore %q: %w", c.Name, err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-		defer cancel()
-		s, err := Open(ctx, opts)
-		if err != nil {
-			return nil, fmt.Errorf("datastore %q: %w", c.Name, err)
-		}
-		return s, nil
-	}
+	return store.SettingsOpener(defaults, OptionsFromSettings, Open, openTimeout)
 }
 
 // Store is a PostgreSQL [store.Store]. It is safe for concurrent use.
@@ -440,6 +418,9 @@ func (s *Store) Find(ctx context.Context, pattern string, q *query.Query) ([]*st
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
+	if err := q.RefuseMongoOptions(); err != nil {
+		return nil, err
+	}
 	if !storable(pattern) {
 		return nil, nil
 	}
@@ -467,6 +448,9 @@ func (s *Store) Find(ctx context.Context, pattern string, q *query.Query) ([]*st
 // Count returns how many records Find would return.
 func (s *Store) Count(ctx context.Context, pattern string, q *query.Query) (int, error) {
 	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
+	if err := q.RefuseMongoOptions(); err != nil {
 		return 0, err
 	}
 	if !storable(pattern) {
@@ -506,6 +490,9 @@ func (s *Store) Count(ctx context.Context, pattern string, q *query.Query) (int,
 // Go to rows locked by the same transaction.
 func (s *Store) Remove(ctx context.Context, pattern string, q *query.Query) (int, error) {
 	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
+	if err := q.RefuseMongoOptions(); err != nil {
 		return 0, err
 	}
 	if !storable(pattern) {

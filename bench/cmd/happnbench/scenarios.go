@@ -72,7 +72,7 @@ func (cfg *config) newResult(name string, c *wire.Client, depth int) *result {
 // measureOps runs a warm-up phase and a measured phase of fn and fills the
 // throughput, latency and CPU metrics of res.
 func measureOps(ctx context.Context, cfg *config, c *wire.Client, depth int, fn op, res *result) error {
-	m, err := pipe(c, depth).Measure(ctx, cfg.Warmup, cfg.measured(), cfg.serverPID, sender(c, fn))
+	m, err := pipe(c, depth).Measure(ctx, cfg.Warmup, cfg.measured(), []int{cfg.serverPID}, sender(c, fn))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Command meshbench is a mesh RPC load generator for happner meshes (the Go
 // mesh and the reference npm happner-2 mesh). It speaks happner's exchange
-// wire like the npm MeshClient (wire-protocol.md §6): it logs in, reads
+// wire like the npm MeshClient: it logs in, reads
 // `/mesh/schema/*`, subscribes to its response addresses and calls
 // component methods with `set`s on `/_exchange/requests/<domain>/<comp>/<method>`
 // carrying a callbackAddress. It prints one JSON object per scenario on
@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/happner-go/happner/bench/internal/cli"
@@ -31,12 +33,12 @@ var scenarioNames = []string{"rpc-seq", "rpc-pipe"}
 // config is the parsed command line.
 type config struct {
 	cli.Target
-	duration  time.Duration
-	depth     int
-	serverPID int
-	label     string
-	component string
-	method    string
+	duration   time.Duration
+	depth      int
+	serverPIDs pidList
+	label      string
+	component  string
+	method     string
 }
 
 func main() {
@@ -72,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	cfg.Register(fs, "mesh", "meshes", scenarioNames)
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time per scenario")
 	fs.IntVar(&cfg.depth, "depth", 100, "calls in flight for rpc-pipe")
-	fs.IntVar(&cfg.serverPID, "server-pid", 0, "mesh process id, to read its CPU time from /proc")
+	fs.Var(&cfg.serverPIDs, "server-pid", "mesh process id, to read its CPU time from /proc; several, comma-separated, are summed (a cluster's members)")
 	fs.StringVar(&cfg.label, "label", "", "free-form label copied into every result (e.g. go-mesh)")
 	fs.StringVar(&cfg.component, "component", "calc", "component to call")
 	fs.StringVar(&cfg.method, "method", "add", "method to call with two numbers (it must answer their sum)")
@@ -86,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--warmup must be ≥ 0")
 	case cfg.depth < 1:
 		return nil, errors.New("--depth must be ≥ 1")
-	case cfg.serverPID < 0:
+	case !cfg.serverPIDs.valid():
 		return nil, errors.New("--server-pid must be ≥ 0")
 	case cfg.component == "" || cfg.method == "":
 		return nil, errors.New("--component and --method must not be empty")
@@ -95,4 +97,36 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// pidList is a comma-separated list of process ids.
+type pidList []int
+
+func (l *pidList) String() string {
+	parts := make([]string, len(*l))
+	for i, p := range *l {
+		parts[i] = strconv.Itoa(p)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *pidList) Set(v string) error {
+	*l = nil
+	for _, f := range strings.Split(v, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("bad process id %q", f)
+		}
+		*l = append(*l, p)
+	}
+	return nil
+}
+
+func (l pidList) valid() bool {
+	for _, p := range l {
+		if p < 0 {
+			return false
+		}
+	}
+	return true
 }

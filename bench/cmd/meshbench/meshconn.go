@@ -13,8 +13,7 @@ import (
 	"github.com/happner-go/happner/bench/internal/wire"
 )
 
-// meshInfo is what a MeshClient learns from `get /mesh/schema/*`
-// (wire-protocol.md §6.1).
+// meshInfo is what a MeshClient learns from `get /mesh/schema/*`.
 type meshInfo struct {
 	// Domain is description.name, used in every exchange path.
 	Domain string
@@ -122,7 +121,7 @@ func (e *RemoteError) Error() string {
 }
 
 // meshConn is one MeshClient-like session calling one component method over
-// the exchange (wire-protocol.md §6.2): a `set` on the request path with a
+// the exchange: a `set` on the request path with a
 // callbackAddress, answered by a publication on that address.
 type meshConn struct {
 	c    *wire.Client

@@ -74,7 +74,7 @@ func joinRaw(args []json.RawMessage) string {
 // measure runs a warm-up and a measured phase and fills a result.
 func measure(ctx context.Context, cfg *config, mc *meshConn, name string, depth int) (*result, error) {
 	p := pipeline.Pipe{Conn: mc.c, Depth: depth, Answers: "responses"}
-	m, err := p.Measure(ctx, cfg.Warmup, pipeline.Limit{For: cfg.duration}, cfg.serverPID, adder(mc))
+	m, err := p.Measure(ctx, cfg.Warmup, pipeline.Limit{For: cfg.duration}, cfg.serverPIDs, adder(mc))
 	if err != nil {
 		return nil, err
 	}

@@ -172,14 +172,14 @@ type Measurement struct {
 
 // Measure runs an unmeasured warm-up phase (when warmup is positive), then
 // the measured phase lim with the CPU time of this process and of the
-// server serverPID (0: none) read around it.
-func (p Pipe) Measure(ctx context.Context, warmup time.Duration, lim Limit, serverPID int, send Sender) (Measurement, error) {
+// server processes serverPIDs (none, or 0: no reading) read around it.
+func (p Pipe) Measure(ctx context.Context, warmup time.Duration, lim Limit, serverPIDs []int, send Sender) (Measurement, error) {
 	if warmup > 0 {
 		if _, err := p.Run(ctx, Limit{For: warmup}, send, nil); err != nil {
 			return Measurement{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	cpu, err := proc.StartMeter(serverPID)
+	cpu, err := proc.StartMeter(serverPIDs...)
 	if err != nil {
 		return Measurement{}, err
 	}

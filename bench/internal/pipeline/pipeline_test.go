@@ -113,7 +113,7 @@ func TestRunOnClosedConnection(t *testing.T) {
 func TestMeasure(t *testing.T) {
 	c := dial(t, true)
 	p := Pipe{Conn: c, Depth: 8}
-	m, err := p.Measure(context.Background(), 20*time.Millisecond, Limit{Ops: 300}, os.Getpid(), sets(c, nil))
+	m, err := p.Measure(context.Background(), 20*time.Millisecond, Limit{Ops: 300}, []int{os.Getpid()}, sets(c, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestMeasure(t *testing.T) {
 	if m.ServerCPUSeconds() == nil || m.ServerCPUMicrosPerOp() == nil {
 		t.Fatalf("server CPU missing: %+v", m)
 	}
-	m, err = p.Measure(context.Background(), 0, Limit{Ops: 10}, 0, sets(c, nil))
+	m, err = p.Measure(context.Background(), 0, Limit{Ops: 10}, nil, sets(c, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

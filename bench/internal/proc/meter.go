@@ -5,29 +5,45 @@ import (
 	"time"
 )
 
-// Meter measures a server's CPU time over an interval, and this process's
-// own CPU time alongside. A zero server pid skips the server reading.
+// Meter measures the CPU time of the server processes over an interval
+// (summed: a cluster's members), and this process's own CPU time alongside.
+// Without server pids (or with 0) it skips the server reading.
 type Meter struct {
-	pid         int
+	pids        []int
 	start       time.Duration
 	clientStart time.Duration
 }
 
-// StartMeter reads the CPU time of this process and of server pid (unless
-// it is 0) as the start of the interval.
-func StartMeter(pid int) (*Meter, error) {
+// StartMeter reads the CPU time of this process and of the server pids
+// (zeros are ignored) as the start of the interval.
+func StartMeter(pids ...int) (*Meter, error) {
 	self, err := CPUTime(os.Getpid())
 	if err != nil {
 		return nil, err
 	}
-	m := &Meter{pid: pid, clientStart: self}
-	if pid == 0 {
-		return m, nil
+	m := &Meter{clientStart: self}
+	for _, pid := range pids {
+		if pid != 0 {
+			m.pids = append(m.pids, pid)
+		}
 	}
-	if m.start, err = CPUTime(pid); err != nil {
+	if m.start, err = m.servers(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// servers returns the summed CPU time of the server pids.
+func (m *Meter) servers() (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range m.pids {
+		t, err := CPUTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
 }
 
 // Client returns this process's CPU time since the start.
@@ -42,10 +58,10 @@ func (m *Meter) Client() (time.Duration, error) {
 // Server returns the server's CPU time since the start, or ok=false when
 // the meter has no server pid.
 func (m *Meter) Server() (used time.Duration, ok bool, err error) {
-	if m.pid == 0 {
+	if len(m.pids) == 0 {
 		return 0, false, nil
 	}
-	t, err := CPUTime(m.pid)
+	t, err := m.servers()
 	if err != nil {
 		return 0, false, err
 	}

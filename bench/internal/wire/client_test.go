@@ -77,7 +77,7 @@ func TestHandshakeSetGet(t *testing.T) {
 func TestServerErrorReply(t *testing.T) {
 	addr := testserver.Start(t, happn.Config{})
 	c := dial(t, addr, Options{})
-	// A set path may not contain '*' (wire-protocol.md §4, path rules).
+	// A set path may not contain '*' (happn's path rules).
 	_, err := c.Call(testCtx(t), "set", "/bench/*", []byte(`{}`), nil)
 	var se *ServerError
 	if !errors.As(err, &se) {
@@ -170,7 +170,7 @@ func TestEventsDelivered(t *testing.T) {
 
 func TestAnswersPrimusPings(t *testing.T) {
 	// With a 50 ms ping interval a client that never pongs is dropped
-	// after about two intervals (wire-protocol.md §1.4).
+	// after about two intervals.
 	addr := testserver.Start(t, happn.Config{PingInterval: 50 * time.Millisecond})
 	c := dial(t, addr, Options{})
 	time.Sleep(400 * time.Millisecond)

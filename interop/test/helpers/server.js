@@ -84,19 +84,27 @@ function goBinary() {
 
 /**
  * Starts a server. Options: port (0 = any free port), secure, adminPassword, name, pingInterval
- * (e.g. "30s"). Resolves to a handle {target, host, port, proc, stderr(), stop(signal), kill()}.
+ * (e.g. "30s"), config (a happn-3 config file, --config), seed (a seed file of groups and users,
+ * reference server only), target ("go" or "reference": overrides HAPPNER_TARGET, for tests that
+ * run both). Resolves to a handle {target, host, port, proc, stderr(), stop(signal), kill()}.
  */
 async function startServer(opts = {}) {
   const host = '127.0.0.1';
+  const target = opts.target || TARGET;
   const args = ['--port', String(opts.port || 0), '--host', host];
   if (opts.secure) args.push('--secure');
   if (opts.adminPassword) args.push('--admin-password', opts.adminPassword);
   if (opts.name) args.push('--name', opts.name);
   if (opts.pingInterval) args.push('--ping-interval', opts.pingInterval);
+  if (opts.config) args.push('--config', opts.config);
+  if (opts.seed) {
+    if (target !== 'reference') throw new Error('seed files are read by the reference server only');
+    args.push('--seed', opts.seed);
+  }
 
   let cmd;
   let cmdArgs;
-  if (TARGET === 'reference') {
+  if (target === 'reference') {
     cmd = process.execPath;
     cmdArgs = [path.join(__dirname, 'reference-server.js'), ...args];
   } else {
@@ -114,7 +122,7 @@ async function startServer(opts = {}) {
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
 
   const handle = {
-    target: TARGET,
+    target,
     host,
     port: 0,
     proc,

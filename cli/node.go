@@ -1,0 +1,319 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/happner-go/happner"
+	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/happn"
+)
+
+// stopTimeout bounds a node's clean stop.
+const stopTimeout = 10 * time.Second
+
+// nodeFlags are the flags of serve and member.
+type nodeFlags struct {
+	configFlags
+	logLevel       string
+	pprofAddr      string
+	allowedOrigins []string
+}
+
+func (f *nodeFlags) register(fl *pflag.FlagSet, configHelp string) {
+	fl.StringVar(&f.path, "config", "", configHelp)
+	fl.BoolVar(&f.strict, "strict", false, "refuse config keys that do nothing (also "+EnvStrict+"=1)")
+	fl.StringVar(&f.adminPassword, "admin-password", "", "password of _ADMIN when first created (visible to ps: prefer --admin-password-file or "+EnvAdminPassword+")")
+	fl.StringVar(&f.adminPasswordFile, "admin-password-file", "", "read the password of _ADMIN (when first created) from this file")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060")
+	fl.StringSliceVar(&f.allowedOrigins, "allowed-origins", nil, "browser origins (https://app.example, or *) allowed to open a websocket carrying the session cookie (default: the node's own host name)")
+}
+
+// applyHappn applies the flags every node has to its happn config.
+func (f *nodeFlags) applyHappn(flags *pflag.FlagSet, cfg *happn.Config) {
+	if flags.Changed("allowed-origins") {
+		cfg.AllowedOrigins = f.allowedOrigins
+	}
+}
+
+func (f *nodeFlags) logger(e *env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, usage("--log-level %q: debug, info, warn or error", f.logLevel)
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// servePprof serves the profiling endpoints until ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("profiling endpoints", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("pprof listener failed", "err", err)
+		}
+	}()
+	return func() { _ = srv.Close() }, nil
+}
+
+// runNode starts a node with start, prints its line, waits for ctx and
+// stops it.
+func (e *env) runNode(ctx context.Context, f *nodeFlags, log *slog.Logger, start func(context.Context) (line string, stop func(context.Context) error, err error)) error {
+	if f.pprofAddr != "" {
+		stopPprof, err := servePprof(ctx, f.pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
+	line, stop, err := start(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, line)
+	<-ctx.Done()
+	log.Info("stopping")
+	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return stop(stopCtx)
+}
+
+type serveFlags struct {
+	nodeFlags
+	host         string
+	port         int
+	name         string
+	secure       bool
+	file         string
+	pingInterval time.Duration
+}
+
+func (e *env) serveCommand() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a happn server, or a mesh from a happner config",
+		Long: `Run one node. Without --config: a happn server configured by the flags.
+With --config: what the file describes — a happn config runs a happn server, a happner
+config (modules, components, happn, …) runs a mesh with the components of this binary.
+A happner-cluster config (happn.services.membership) is refused: run it with 'member'.
+Flags given on the command line override the file.
+
+Prints "happner listening on HOST:PORT" (a mesh: "happner mesh NAME listening on HOST:PORT")
+once clients can connect, and stops cleanly on SIGINT or SIGTERM.`,
+		Args: noArgs,
+		RunE: e.run(func(cmd *cobra.Command, _ []string) error { return e.serve(cmd, &f) }),
+	}
+	fl := cmd.Flags()
+	f.register(fl, "happn or happner config file (JSON or YAML)")
+	fl.StringVar(&f.host, "host", "0.0.0.0", "address to listen on")
+	fl.IntVar(&f.port, "port", 55000, "port to listen on (0 picks a free port)")
+	fl.StringVar(&f.name, "name", "", "server (mesh) name (default: from the file, stored or generated)")
+	fl.BoolVar(&f.secure, "secure", false, "require logins and enforce permissions")
+	fl.StringVar(&f.file, "file", "", "keep data in this embedded database file")
+	fl.DurationVar(&f.pingInterval, "ping-interval", 0, "heartbeat interval (default 30s)")
+	return cmd
+}
+
+// noArgs refuses positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usage("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+// applyFlags lets the flags given on the command line override cfg.
+func (f *serveFlags) applyFlags(flags *pflag.FlagSet, cfg *happn.Config) error {
+	if flags.Changed("host") || cfg.Host == "" {
+		cfg.Host = f.host
+	}
+	if flags.Changed("port") {
+		cfg.Port = f.port
+	}
+	if flags.Changed("name") {
+		cfg.Name = f.name
+	}
+	if flags.Changed("secure") {
+		cfg.Secure = f.secure
+	}
+	if f.file != "" {
+		cfg.Filename = f.file
+	}
+	if f.pingInterval > 0 {
+		cfg.PingInterval = f.pingInterval
+	}
+	f.applyHappn(flags, cfg)
+	pw, err := f.adminPasswordOverride()
+	if err != nil {
+		return err
+	}
+	applyAdminPassword(cfg, pw)
+	return nil
+}
+
+func (e *env) serve(cmd *cobra.Command, f *serveFlags) error {
+	log, err := f.logger(e)
+	if err != nil {
+		return err
+	}
+	if f.path == "" {
+		cfg := happn.Config{Port: 55000}
+		if err := f.applyFlags(cmd.Flags(), &cfg); err != nil {
+			return err
+		}
+		return e.serveHappn(cmd.Context(), &f.nodeFlags, cfg, log)
+	}
+	doc, err := f.load()
+	if err != nil {
+		return err
+	}
+	switch kind := kindOf(doc); kind {
+	case memberFile:
+		return wrongCommand(f.path, kind, "member", " (it has happn.services.membership or a cluster section)")
+	case meshFile:
+		cfg, err := happner.DecodeConfig(doc.Root())
+		if err != nil {
+			return &usageError{err: err}
+		}
+		if err := f.check(doc, log); err != nil {
+			return err
+		}
+		if err := f.applyFlags(cmd.Flags(), &cfg.Happn); err != nil {
+			return err
+		}
+		if cmd.Flags().Changed("name") {
+			cfg.Name = f.name
+		}
+		return e.serveMesh(cmd.Context(), &f.nodeFlags, cfg, log)
+	default:
+		cfg, err := happn.DecodeConfig(doc.Root())
+		if err != nil {
+			return &usageError{err: err}
+		}
+		if err := f.check(doc, log); err != nil {
+			return err
+		}
+		if err := f.applyFlags(cmd.Flags(), &cfg); err != nil {
+			return err
+		}
+		return e.serveHappn(cmd.Context(), &f.nodeFlags, cfg, log)
+	}
+}
+
+func (e *env) serveHappn(ctx context.Context, f *nodeFlags, cfg happn.Config, log *slog.Logger) error {
+	cfg.Logger = log
+	return e.runNode(ctx, f, log, func(ctx context.Context) (string, func(context.Context) error, error) {
+		srv, err := happn.New(cfg)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := srv.Start(ctx); err != nil {
+			_ = srv.Stop(context.Background())
+			return "", nil, err
+		}
+		stop := func(ctx context.Context) error { return srv.Stop(ctx) }
+		return "happner listening on " + srv.Addr(), stop, nil
+	})
+}
+
+func (e *env) serveMesh(ctx context.Context, f *nodeFlags, cfg happner.Config, log *slog.Logger) error {
+	cfg.Registry = e.reg
+	cfg.Logger = log
+	cfg.Happn.Logger = log
+	return e.runNode(ctx, f, log, func(ctx context.Context) (string, func(context.Context) error, error) {
+		m, err := happner.Create(ctx, cfg)
+		if err != nil {
+			return "", nil, err
+		}
+		if cfg.DeferListen {
+			// nothing else in this process will tell the mesh to listen:
+			// it listens once its components have started
+			if err := m.Listen(ctx); err != nil {
+				_ = m.Stop(context.Background())
+				return "", nil, err
+			}
+		}
+		return fmt.Sprintf("happner mesh %s listening on %s", m.Name(), m.Addr()), m.Stop, nil
+	})
+}
+
+func (e *env) memberCommand() *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "member",
+		Short: "Run one happner-cluster member from a config file",
+		Long: `Run one cluster member from a config in happner-cluster's shape: the mesh keys (name,
+domain, modules, components, happn) with happn.services.membership.config (deploymentId, …)
+and a shared datastore. Its modules are the components registered in this binary.
+A happn or happner config without the membership service is refused: run it with 'serve'.
+
+Prints "happner member NAME listening on HOST:PORT" once its client port is open, and
+leaves the cluster cleanly on SIGINT or SIGTERM.`,
+		Args: noArgs,
+		RunE: e.run(func(cmd *cobra.Command, _ []string) error { return e.member(cmd, &f) }),
+	}
+	f.register(cmd.Flags(), "happner-cluster config file (JSON or YAML)")
+	return cmd
+}
+
+func (e *env) member(cmd *cobra.Command, f *nodeFlags) error {
+	ctx := cmd.Context()
+	log, err := f.logger(e)
+	if err != nil {
+		return err
+	}
+	if f.path == "" {
+		return usage("member needs --config FILE (a happner-cluster config)")
+	}
+	doc, err := f.load()
+	if err != nil {
+		return err
+	}
+	if kind := kindOf(doc); kind != memberFile {
+		return wrongCommand(f.path, kind, "serve", " without happn.services.membership.config")
+	}
+	cfg, err := cluster.DecodeConfig(doc.Root())
+	if err != nil {
+		return &usageError{err: err}
+	}
+	if err := f.check(doc, log); err != nil {
+		return err
+	}
+	pw, err := f.adminPasswordOverride()
+	if err != nil {
+		return err
+	}
+	applyAdminPassword(&cfg.Happn, pw)
+	f.applyHappn(cmd.Flags(), &cfg.Happn)
+	cfg.Registry = e.reg
+	cfg.Logger = log
+	cfg.Happn.Logger = log
+	return e.runNode(ctx, f, log, func(ctx context.Context) (string, func(context.Context) error, error) {
+		m, err := cluster.Create(ctx, cfg)
+		if err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("happner member %s listening on %s", m.Name(), m.ClientAddr()), m.Stop, nil
+	})
+}
