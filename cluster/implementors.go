@@ -170,8 +170,8 @@ func (i *implementors) follow(ctx context.Context, pd *peerDescription) {
 // setDescription records a complete description of pd; it reports whether
 // data was one (not initializing).
 func (i *implementors) setDescription(pd *peerDescription, data json.RawMessage) bool {
-	var d happner.Description
-	if err := json.Unmarshal(data, &d); err != nil || d.Initializing || d.Components == nil {
+	d, ok := decodeDescription(data)
+	if !ok {
 		return false
 	}
 	i.mu.Lock()
@@ -183,7 +183,7 @@ func (i *implementors) setDescription(pd *peerDescription, data json.RawMessage)
 		i.m.log.Debug("ignoring brokered description for peer: " + pd.peer.Name)
 	}
 	pd.brokered = d.Brokered
-	pd.desc = &d
+	pd.desc = d
 	if !d.Brokered {
 		// discovered methods stay on the api: calls fail
 		// with Not implemented while no member has them
@@ -203,6 +203,38 @@ func (i *implementors) setDescription(pd *peerDescription, data json.RawMessage)
 	}
 	i.notifyLocked()
 	return true
+}
+
+// descriptionJSON is a peer's description with its components left as
+// JSON, so that only those other members may use are decoded.
+type descriptionJSON struct {
+	Initializing bool                       `json:"initializing"`
+	Brokered     bool                       `json:"brokered"`
+	Components   map[string]json.RawMessage `json:"components"`
+}
+
+// decodeDescription reads a peer's description, without its system
+// components (never used from other members; the security component alone
+// describes dozens of methods, and every member reads the description of
+// every other). ok is false for a description that is not complete
+// (initializing, or no components) or not valid.
+func decodeDescription(data json.RawMessage) (d *happner.Description, ok bool) {
+	var dj descriptionJSON
+	if err := json.Unmarshal(data, &dj); err != nil || dj.Initializing || dj.Components == nil {
+		return nil, false
+	}
+	d = &happner.Description{Brokered: dj.Brokered, Components: make(map[string]*happner.ComponentDescription, len(dj.Components))}
+	for name, raw := range dj.Components {
+		if systemComponents[name] {
+			continue
+		}
+		var cd *happner.ComponentDescription
+		if err := json.Unmarshal(raw, &cd); err != nil {
+			return nil, false
+		}
+		d.Components[name] = cd
+	}
+	return d, true
 }
 
 // candidatesLocked returns the implementors of component whose version

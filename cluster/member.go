@@ -70,6 +70,7 @@ type Member struct {
 	fresh      []Record             // the last scan's records, self excluded
 	depsMet    bool
 	changed    chan struct{} // closed and replaced on every state change
+	rescan     chan struct{} // asks run for a scan before the next tick
 	listeners  map[int]func(PeerEvent)
 	nextLis    int
 	clientAddr string
@@ -152,6 +153,7 @@ func newMember(cfg Config) (*Member, error) {
 		inbound:   map[string]string{},
 		departed:  map[string]time.Time{},
 		changed:   make(chan struct{}),
+		rescan:    make(chan struct{}, 1),
 		listeners: map[int]func(PeerEvent){},
 	}
 	m.paths = replicationSubscriptions(mc.ReplicationPaths, cfg.Domain)
@@ -400,7 +402,7 @@ func (m *Member) awaitDiscovery(ctx context.Context) error {
 	defer deadline.Stop()
 	for {
 		m.mu.Lock()
-		met, ch, missing := m.depsMet, m.changed, m.missingDeps()
+		met, ch := m.depsMet, m.changed
 		m.mu.Unlock()
 		if met {
 			return nil
@@ -408,6 +410,9 @@ func (m *Member) awaitDiscovery(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-deadline.C:
+			m.mu.Lock()
+			missing := m.missingDeps()
+			m.mu.Unlock()
 			m.setStatus(StatusFailedDiscoverTimeout)
 			return fmt.Errorf("cluster: discover timeout: dependencies not met within %s (%s)", m.mc.DiscoverTimeout, missing)
 		case <-ctx.Done():
@@ -422,8 +427,10 @@ func (m *Member) awaitStable(ctx context.Context) error {
 	deadline := time.NewTimer(m.mc.StabiliseTimeout)
 	defer deadline.Stop()
 	for {
+		// woken by every change of every peer: the description of what is
+		// missing is built only when it is reported
 		m.mu.Lock()
-		stable, ch, waiting := m.stableLocked(), m.changed, m.unstableLocked()
+		stable, ch := m.stableLocked(), m.changed
 		m.mu.Unlock()
 		if stable {
 			m.setStatus(StatusStable)
@@ -432,6 +439,9 @@ func (m *Member) awaitStable(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-deadline.C:
+			m.mu.Lock()
+			waiting := m.unstableLocked()
+			m.mu.Unlock()
 			m.setStatus(StatusFailedConnecting)
 			return fmt.Errorf("cluster: failed to stabilise in %s, waiting for %s", m.mc.StabiliseTimeout, waiting)
 		case <-ctx.Done():
@@ -500,7 +510,8 @@ func (m *Member) setStatusLocked(s Status) {
 }
 
 // run pulses and scans until the member stops. While discovering it scans
-// on every pulse.
+// on every pulse; a member it did not know of connecting to it makes it
+// scan at once (see onSession).
 func (m *Member) run() {
 	defer m.wg.Done()
 	m.scanOnce()
@@ -521,6 +532,8 @@ func (m *Member) run() {
 				m.scanOnce()
 			}
 		case <-scan.C:
+			m.scanOnce()
+		case <-m.rescan:
 			m.scanOnce()
 		}
 	}

@@ -483,6 +483,20 @@ func (m *Member) onSession(ev happn.SessionEvent) {
 			m.mu.Unlock()
 			return
 		}
+		// A member that is not in the last scan has joined since: it found
+		// this member in the registry, so its own record is there. Scanning
+		// now, rather than at the next tick, lets members that start
+		// together find each other as soon as the last of them has pulsed.
+		known := false
+		for _, r := range m.fresh {
+			known = known || r.MemberID == info.MemberID
+		}
+		if !known {
+			select {
+			case m.rescan <- struct{}{}:
+			default: // a scan is already asked for
+			}
+		}
 		m.inbound[ev.ID] = info.Name
 		p := m.peers[info.Name]
 		if p != nil && info.MemberID != "" && p.rec.MemberID != info.MemberID && !p.connectedTo {

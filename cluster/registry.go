@@ -124,7 +124,11 @@ func (r *registry) remove(ctx context.Context, rec Record) error {
 }
 
 // scan returns the fresh records (pulsed within the stale threshold) and
-// removes the records that have been stale for ten thresholds.
+// removes the records that have been stale for ten thresholds. The removal
+// runs only when this read found such a record, so that a healthy cluster's
+// scans cost one read each: every member scans, so a scan that also
+// selected (and locked) every record for removal would double the rows
+// each member reads and hold up the other members' pulses.
 func (r *registry) scan(ctx context.Context) ([]Record, error) {
 	recs, err := r.st.Find(ctx, r.base+"*", nil)
 	if err != nil {
@@ -132,23 +136,27 @@ func (r *registry) scan(ctx context.Context) ([]Record, error) {
 	}
 	now := r.now().UnixMilli()
 	cutoff := now - r.stale.Milliseconds()
+	purge := now - 10*r.stale.Milliseconds()
 	var out []Record
+	dead := false
 	for _, sr := range recs {
 		var j recordJSON
 		if err := json.Unmarshal(sr.Data, &j); err != nil || j.MemberID == "" {
 			continue
 		}
 		if j.Timestamp < cutoff {
+			dead = dead || j.Timestamp < purge
 			continue
 		}
 		out = append(out, Record{j.MemberID, j.Name, j.ServiceName, j.Host, j.Port, j.URL, Status(j.Status), j.Timestamp, j.ReplicationPaths})
 	}
-	// Long-dead records are dropped; the filter on the timestamp keeps a
-	// record that was pulsed again meanwhile.
-	purge := now - 10*r.stale.Milliseconds()
-	q, err := query.Parse(json.RawMessage(fmt.Sprintf(`{"criteria":{"data.timestamp":{"$lt":%d}}}`, purge)))
-	if err == nil {
-		_, _ = r.st.Remove(ctx, r.base+"*", q)
+	if dead {
+		// the filter on the timestamp keeps a record that was pulsed
+		// again since it was read
+		q, err := query.Parse(json.RawMessage(fmt.Sprintf(`{"criteria":{"data.timestamp":{"$lt":%d}}}`, purge)))
+		if err == nil {
+			_, _ = r.st.Remove(ctx, r.base+"*", q)
+		}
 	}
 	return out, nil
 }

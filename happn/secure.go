@@ -327,6 +327,11 @@ func (s *Server) securityChanged(c security.Change) {
 		return
 	}
 	affected := s.sessionsOfUsers(c.Users)
+	if len(affected) == 0 {
+		// nothing to check or tell: the changed data (a store read for
+		// groups) is not needed
+		return
+	}
 	ctx := context.Background()
 	changed := s.clientChangedData(ctx, c)
 	for _, sess := range affected {

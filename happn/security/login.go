@@ -116,8 +116,18 @@ func (s *Service) SessionFromToken(ctx context.Context, token string) (*Session,
 		Policy: c.Policy, Info: c.Info, User: &User{Username: c.Username, UserID: c.UserID}}, nil
 }
 
+// maxNoncesPerKey bounds the live nonces of one public key. Clients that
+// share a key pair may each be between asking for a nonce and logging in
+// with it: every other member of a cluster, when all start together. A
+// nonce dropped too early fails a login, and failed logins lock the user
+// out, so the bound is generous; a digest is checked against every live
+// nonce of its key only for the user holding that key, and only until the
+// lockout.
+const maxNoncesPerKey = 1024
+
 // RequestNonce returns a fresh nonce for a digest login with publicKey,
-// valid for DefaultNonceTTL and usable once.
+// valid for DefaultNonceTTL and usable once. Several nonces of one key may
+// be live at once (up to maxNoncesPerKey; the oldest is dropped).
 func (s *Service) RequestNonce(publicKey string) (string, error) {
 	if publicKey == "" {
 		return "", errs.Plain("no public key with request")
@@ -126,26 +136,67 @@ func (s *Service) RequestNonce(publicKey string) (string, error) {
 	nonce := base64.StdEncoding.EncodeToString(sum[:])
 	now := s.now()
 	s.nonceMu.Lock()
-	for k, v := range s.nonces {
-		if now.After(v.expires) {
+	for k, list := range s.nonces {
+		if live := liveNonces(list, now); len(live) == 0 {
 			delete(s.nonces, k)
+		} else {
+			s.nonces[k] = live
 		}
 	}
-	s.nonces[publicKey] = nonceEntry{nonce: nonce, expires: now.Add(time.Duration(s.cfg.DefaultNonceTTL))}
+	list := append(s.nonces[publicKey], nonceEntry{nonce: nonce, expires: now.Add(time.Duration(s.cfg.DefaultNonceTTL))})
+	if len(list) > maxNoncesPerKey {
+		list = list[len(list)-maxNoncesPerKey:]
+	}
+	s.nonces[publicKey] = list
 	s.nonceMu.Unlock()
 	return nonce, nil
 }
 
-// takeNonce returns and consumes the live nonce of publicKey.
-func (s *Service) takeNonce(publicKey string) (string, bool) {
+// liveNonces returns the entries of list that have not expired at now.
+func liveNonces(list []nonceEntry, now time.Time) []nonceEntry {
+	live := list[:0]
+	for _, e := range list {
+		if !now.After(e.expires) {
+			live = append(live, e)
+		}
+	}
+	return live
+}
+
+// pendingNonces returns the live nonces of publicKey.
+func (s *Service) pendingNonces(publicKey string) []string {
 	s.nonceMu.Lock()
 	defer s.nonceMu.Unlock()
-	e, ok := s.nonces[publicKey]
-	delete(s.nonces, publicKey)
-	if !ok || s.now().After(e.expires) {
-		return "", false
+	var out []string
+	for _, e := range liveNonces(s.nonces[publicKey], s.now()) {
+		out = append(out, e.nonce)
 	}
-	return e.nonce, true
+	return out
+}
+
+// takeNonce consumes the live nonce of publicKey that digest signs, and
+// reports whether there was one. Every attempt uses a nonce up: a digest
+// that signs none of them consumes the oldest, as a second login with a
+// nonce already used finds none.
+func (s *Service) takeNonce(publicKey, digest string, nonces []string) bool {
+	signed := nonces[0]
+	ok := false
+	for _, n := range nonces {
+		if VerifyDigest(publicKey, n, digest) {
+			signed, ok = n, true
+			break
+		}
+	}
+	s.nonceMu.Lock()
+	defer s.nonceMu.Unlock()
+	list := s.nonces[publicKey]
+	for i, e := range list {
+		if e.nonce == signed {
+			s.nonces[publicKey] = append(list[:i:i], list[i+1:]...)
+			return ok && !s.now().After(e.expires)
+		}
+	}
+	return false // another login took it meanwhile
 }
 
 // VerifyDigest checks an RSA-SHA256 (PKCS#1 v1.5) base64 signature of the
@@ -321,11 +372,11 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (*Session, error)
 		if req.Digest == "" {
 			return nil, errs.InvalidCredentials("no digest in request")
 		}
-		nonce, ok := s.takeNonce(req.PublicKey)
-		if !ok {
+		nonces := s.pendingNonces(req.PublicKey)
+		if len(nonces) == 0 {
 			return nil, errs.InvalidCredentials("nonce expired or public key invalid")
 		}
-		if ue == nil || ue.user.PublicKey == "" || ue.user.PublicKey != req.PublicKey || !VerifyDigest(req.PublicKey, nonce, req.Digest) {
+		if ue == nil || ue.user.PublicKey == "" || ue.user.PublicKey != req.PublicKey || !s.takeNonce(req.PublicKey, req.Digest, nonces) {
 			s.loginFailed(req.Username, ue != nil)
 			return nil, invalidCredentials()
 		}

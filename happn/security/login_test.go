@@ -87,6 +87,33 @@ func TestDigestLogin(t *testing.T) {
 	wantErr(t, err, "AccessDenied", "nonce expired or public key invalid", 401)
 }
 
+// Clients sharing a key pair (the members of a cluster) may each ask for a
+// nonce before any logs in: every one logs in with its own, once. Sixty
+// is more than a cluster of fifty members asks for at once.
+func TestDigestLoginSharedKey(t *testing.T) {
+	s, _ := newTestService(t, Config{})
+	ctx := context.Background()
+	key, pub := rsaKey(t)
+	if _, err := s.UpsertUser(ctx, User{Username: "keyed", PublicKey: pub}, UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []LoginRequest
+	for range 60 {
+		nonce, err := s.RequestNonce(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, LoginRequest{Username: "keyed", PublicKey: pub, LoginType: "digest", Digest: sign(t, key, nonce), Type: 1})
+	}
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if _, err := s.Login(ctx, reqs[i]); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	_, err := s.Login(ctx, reqs[1])
+	wantErr(t, err, "AccessDenied", "nonce expired or public key invalid", 401)
+}
+
 // A signature made by node's happn-util-crypto verifies.
 func TestVerifyNodeDigest(t *testing.T) {
 	raw, err := os.ReadFile("testdata/node_digest.json")

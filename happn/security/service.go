@@ -58,8 +58,10 @@ type Change struct {
 	// Data describes the change (the user, group, permission or token).
 	Data json.RawMessage `json:"data,omitempty"`
 	// Users names the users whose rights may have changed; nil means
-	// possibly every user.
-	Users []string `json:"users,omitempty"`
+	// possibly every user, an empty list none. The JSON form keeps the
+	// difference (null and []), so that a node applying a replicated
+	// change reaches the same sessions as the node that made it.
+	Users []string `json:"users"`
 }
 
 // Service is the security service. All methods are safe for concurrent use.
@@ -86,7 +88,7 @@ type Service struct {
 	revoked map[string]RevokedToken
 
 	nonceMu sync.Mutex
-	nonces  map[string]nonceEntry
+	nonces  map[string][]nonceEntry // by public key, oldest first
 
 	lockMu          sync.Mutex
 	lockouts        map[string]lockEntry // failures of existing users
@@ -125,7 +127,7 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		behalf:          map[string]*Session{},
 		sessions:        map[string]*sessState{},
 		revoked:         map[string]RevokedToken{},
-		nonces:          map[string]nonceEntry{},
+		nonces:          map[string][]nonceEntry{},
 		lockouts:        map[string]lockEntry{},
 		unknownLockouts: map[string]lockEntry{},
 		listeners:       map[int]func(Change){},

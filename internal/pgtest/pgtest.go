@@ -18,7 +18,8 @@
 // TestMain to stop it at once.
 //
 // [NewServer] starts a server that belongs to one test, for tests that stop
-// and restart the database (outage tests).
+// and restart the database (outage tests); [Launch] starts one for a
+// program that is not a test.
 package pgtest
 
 import (
@@ -113,6 +114,8 @@ type Server struct {
 	port   int
 	bin    string // directory of initdb and pg_ctl
 	asUser string // run binaries as this user ("" = current user)
+	// settings are added to the server's -c options
+	settings []string
 
 	mu     sync.Mutex
 	closed bool
@@ -133,6 +136,15 @@ func NewServer(t testing.TB) *Server {
 		}
 	})
 	return s
+}
+
+// Launch starts a private server for a program that is not a test (a
+// benchmark, say), with settings ("name=value", as for postgres -c) added to
+// the tests' own (fsync off, max_connections=200, …; a later setting of the
+// same name wins). The caller closes it; should the program end first, the
+// watchdog stops it and removes its directory.
+func Launch(settings ...string) (*Server, error) {
+	return startServer(settings...)
 }
 
 // DSN returns the URL of database db on the server, as user postgres over
@@ -183,12 +195,12 @@ func (s *Server) Close() error {
 
 // startServer runs initdb in a new temporary directory and starts the
 // server on a free port.
-func startServer() (*Server, error) {
+func startServer(settings ...string) (*Server, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin}
+	s := &Server{bin: bin, settings: settings}
 	if os.Geteuid() == 0 {
 		s.asUser = "postgres"
 	}
@@ -238,7 +250,7 @@ func startServer() (*Server, error) {
 // pgStart starts the server on s.port and waits until it accepts
 // connections.
 func (s *Server) pgStart() error {
-	opts := strings.Join([]string{
+	args := []string{
 		"-p " + strconv.Itoa(s.port),
 		"-k " + s.socket,
 		"-c listen_addresses=127.0.0.1",
@@ -246,7 +258,11 @@ func (s *Server) pgStart() error {
 		"-c synchronous_commit=off",
 		"-c full_page_writes=off",
 		"-c max_connections=200",
-	}, " ")
+	}
+	for _, kv := range s.settings {
+		args = append(args, "-c "+kv)
+	}
+	opts := strings.Join(args, " ")
 	if out, err := s.run("pg_ctl", "start", "-D", s.data, "-l", s.log, "-w", "-t", "60", "-o", opts); err != nil {
 		logTail, _ := os.ReadFile(s.log)
 		if len(logTail) > 2000 {

@@ -403,3 +403,42 @@ func TestIncrementFloatsLikeGo(t *testing.T) {
 		t.Fatalf("stored %s, want value %v", rec.Data, want)
 	}
 }
+
+// Stores opened at once on a new database (members of a cluster starting
+// together) all open, on one table, and see each other's writes.
+func TestOpenTogether(t *testing.T) {
+	dsn := pgtest.Start(t)
+	const n = 20
+	stores := make([]*Store, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := Open(ctx, Options{URL: dsn, Table: "together", PoolSize: 1})
+			stores[i] = s
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Open: %v", err)
+		}
+	}
+	for _, s := range stores {
+		if s != nil {
+			t.Cleanup(func() { _ = s.Close() })
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	ctx := context.Background()
+	if _, err := stores[0].Set(ctx, "/together/a", json.RawMessage(`{"v":1}`), store.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := stores[n-1].Get(ctx, "/together/a")
+	if err != nil || rec == nil || string(rec.Data) != `{"v":1}` {
+		t.Fatalf("another store reads %v, %v", rec, err)
+	}
+}

@@ -1,10 +1,17 @@
 // Command clustermember runs one cluster member on a PostgreSQL shared
-// store, for tests that need members in separate processes (crash tests:
-// the test SIGKILLs it). Once the member is stable it prints one line
+// store, for tests and benchmarks that need members in separate processes
+// (crash tests: the test SIGKILLs it; bench/cmd/clusterscale). Once the
+// member is stable it prints one line
 //
 //	READY <name> <memberId> <clientAddr> <url>
 //
 // and runs until SIGINT or SIGTERM, when it leaves the cluster cleanly.
+// With -report-security it also prints
+//
+//	SECURITY <event>
+//
+// for every change of the security directory it learns of, its own or
+// another member's.
 package main
 
 import (
@@ -14,12 +21,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
 )
 
@@ -42,7 +51,12 @@ func run() error {
 		scan    = flag.Duration("scan", 100*time.Millisecond, "member scanning interval")
 		stale   = flag.Duration("stale", time.Second, "stale member threshold")
 		disc    = flag.Duration("discover", 20*time.Second, "discover timeout")
+		secInt  = flag.Duration("security-interval", 50*time.Millisecond, "security change replication interval")
+		secure  = flag.Bool("secure", false, "secure member (_ADMIN logins between members)")
+		adminPw = flag.String("admin-password", "happn", "_ADMIN password of a secure member")
+		report  = flag.Bool("report-security", false, "print SECURITY <event> for every security change")
 		verbose = flag.Bool("v", false, "log at info level")
+		profile = flag.String("cpuprofile", "", "write a CPU profile to this file until the member stops")
 	)
 	flag.Parse()
 	if *dsn == "" || *dep == "" {
@@ -58,12 +72,14 @@ func run() error {
 	cfg.Domain = *domain
 	cfg.Logger = logger
 	cfg.Happn.Host = "127.0.0.1"
+	cfg.Happn.Secure = *secure
+	cfg.Happn.AdminPassword = *adminPw
 	cfg.Happn.Datastores = []store.DatastoreConfig{{
 		Name: "shared", Provider: "postgres", IsDefault: true, Settings: map[string]any{"url": *dsn},
 	}}
 	cfg.Membership = cluster.MembershipConfig{
 		DeploymentID: *dep, ServiceName: *service, PulseInterval: *pulse, MemberScanningInterval: *scan,
-		StaleMemberThreshold: *stale, DiscoverTimeout: *disc, SecurityChangeSetReplicateInterval: 50 * time.Millisecond,
+		StaleMemberThreshold: *stale, DiscoverTimeout: *disc, SecurityChangeSetReplicateInterval: *secInt,
 	}
 	if *deps != "" {
 		cfg.Membership.Dependencies = map[string]int{}
@@ -76,11 +92,29 @@ func run() error {
 			cfg.Membership.Dependencies[k] = n
 		}
 	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m, err := cluster.Create(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if *report {
+		// registered before READY, so that no change after it is missed;
+		// the service calls it one change at a time
+		defer m.Mesh().Server().Security().OnChange(func(c security.Change) {
+			fmt.Printf("SECURITY %s\n", c.Event)
+		})()
 	}
 	fmt.Printf("READY %s %s %s %s\n", m.Name(), m.MemberID(), m.ClientAddr(), m.URL())
 	<-ctx.Done()
