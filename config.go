@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/happner-go/happner/configfile"
+	"github.com/happner-go/happner/gctune"
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/logging"
 	"github.com/happner-go/happner/metrics"
@@ -217,6 +218,9 @@ type fileConfig struct {
 	// in the happn section; these top-level keys win.
 	Metrics *metrics.Options `json:"metrics" yaml:"metrics"`
 	Log     *logging.Options `json:"log" yaml:"log"`
+	// GC (percent, memoryLimit): the process's garbage collector, as in a
+	// happn file's gc section; this top-level key wins.
+	GC *gctune.Options `json:"gc" yaml:"gc"`
 
 	Endpoints configfile.Unsupported `json:"endpoints" unsupported:"mesh-to-mesh endpoints are not implemented"`
 	Plugins   configfile.Unsupported `json:"plugins" unsupported:"plugins are not implemented"`
@@ -294,6 +298,9 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 	}
 	if fc.Metrics != nil {
 		hc.MetricsOptions = *fc.Metrics
+	}
+	if fc.GC != nil {
+		hc.GC = *fc.GC
 	}
 	if fc.Log != nil {
 		if err := fc.Log.Validate(); err != nil {

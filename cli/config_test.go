@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -226,5 +230,49 @@ func TestAllowedOriginsFlag(t *testing.T) {
 	}
 	if code := handshake(n.addr, "https://other.example"); code != http.StatusForbidden {
 		t.Fatalf("another origin got %d, want 403", code)
+	}
+}
+
+// TestObservabilityFlagsAndGC: --log-format json writes JSON lines,
+// --metrics-addr serves /metrics without a token, and the gc section of the
+// file sets the collector (unless GOGC or GOMEMLIMIT say otherwise).
+func TestObservabilityFlagsAndGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	oldPct := debug.SetGCPercent(-1)
+	oldLimit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetGCPercent(oldPct); debug.SetMemoryLimit(oldLimit) })
+	debug.SetGCPercent(oldPct)
+	file := writeFile(t, "gc.yaml", "port: 0\nhost: 127.0.0.1\nsecure: true\ngc: {percent: 350, memoryLimit: 3GiB}\n")
+	n := startNode(t, "serve", "--config", file, "--log-format", "json", "--metrics-addr", "127.0.0.1:0")
+	if got := debug.SetGCPercent(-1); got != 350 {
+		t.Errorf("GOGC %d, want 350 from the file", got)
+	} else {
+		debug.SetGCPercent(got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 3<<30 {
+		t.Errorf("GOMEMLIMIT %d, want 3GiB from the file", got)
+	}
+	var metricsAddr string
+	for _, line := range strings.Split(strings.TrimSpace(n.errOut.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		if a, ok := rec["addr"].(string); ok && strings.Contains(fmt.Sprint(rec["msg"]), "metrics") {
+			metricsAddr = a
+		}
+	}
+	if metricsAddr == "" {
+		t.Fatalf("no metrics listener in the log:\n%s", n.errOut.String())
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "happner_build_info") {
+		t.Fatalf("/metrics on the metrics listener: %d %.200s", resp.StatusCode, body)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/gctune"
 	"github.com/happner-go/happner/happn"
+	"github.com/happner-go/happner/logging"
 )
 
 // stopTimeout bounds a node's clean stop.
@@ -25,7 +28,9 @@ const stopTimeout = 10 * time.Second
 type nodeFlags struct {
 	configFlags
 	logLevel       string
+	logFormat      string
 	pprofAddr      string
+	metricsAddr    string
 	allowedOrigins []string
 }
 
@@ -34,7 +39,9 @@ func (f *nodeFlags) register(fl *pflag.FlagSet, configHelp string) {
 	fl.BoolVar(&f.strict, "strict", false, "refuse config keys that do nothing (also "+EnvStrict+"=1)")
 	fl.StringVar(&f.adminPassword, "admin-password", "", "password of _ADMIN when first created (visible to ps: prefer --admin-password-file or "+EnvAdminPassword+")")
 	fl.StringVar(&f.adminPasswordFile, "admin-password-file", "", "read the password of _ADMIN (when first created) from this file")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default: the config file's log.level, else info)")
+	fl.StringVar(&f.logFormat, "log-format", "", "text or json (default: the config file's log.format, else text)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "also serve /metrics, /health and /ready without authentication on this address, e.g. 127.0.0.1:9100")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060")
 	fl.StringSliceVar(&f.allowedOrigins, "allowed-origins", nil, "browser origins (https://app.example, or *) allowed to open a websocket carrying the session cookie (default: the node's own host name)")
 }
@@ -46,12 +53,42 @@ func (f *nodeFlags) applyHappn(flags *pflag.FlagSet, cfg *happn.Config) {
 	}
 }
 
-func (f *nodeFlags) logger(e *env) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, usage("--log-level %q: debug, info, warn or error", f.logLevel)
+func (f *nodeFlags) logger(e *env) (*slog.Logger, error) { return f.loggerFor(e, logging.Options{}) }
+
+// loggerFor builds the node's logger from the config file's log settings,
+// with --log-format and --log-level winning.
+func (f *nodeFlags) loggerFor(e *env, o logging.Options) (*slog.Logger, error) {
+	if f.logFormat != "" {
+		o.Format = f.logFormat
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
+	if f.logLevel != "" {
+		o.Level = f.logLevel
+	}
+	log, err := logging.New(e.stderr, o)
+	if err != nil {
+		return nil, usage("%v (--log-format: text or json; --log-level: debug, info, warn or error)", err)
+	}
+	return log, nil
+}
+
+// prepare finishes a node's happn config from the flags every node has and
+// sets up the process: the logger (log.* merged with the flags), the
+// metrics listener, and the garbage collector (gc.*, GOGC, GOMEMLIMIT).
+func (f *nodeFlags) prepare(e *env, cfg *happn.Config) (*slog.Logger, error) {
+	log, err := f.loggerFor(e, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	if f.metricsAddr != "" {
+		cfg.MetricsOptions.Addr = f.metricsAddr
+	}
+	gc, err := gctune.Apply(cfg.GC, os.LookupEnv)
+	if err != nil {
+		return nil, &usageError{err: err}
+	}
+	log.Info("garbage collector", "settings", gc.String())
+	cfg.Logger = log
+	return log, nil
 }
 
 // servePprof serves the profiling endpoints until ctx ends.
@@ -182,7 +219,7 @@ func (e *env) serve(cmd *cobra.Command, f *serveFlags) error {
 		if err := f.applyFlags(cmd.Flags(), &cfg); err != nil {
 			return err
 		}
-		return e.serveHappn(cmd.Context(), &f.nodeFlags, cfg, log)
+		return e.serveHappn(cmd.Context(), &f.nodeFlags, cfg)
 	}
 	doc, err := f.load()
 	if err != nil {
@@ -205,7 +242,7 @@ func (e *env) serve(cmd *cobra.Command, f *serveFlags) error {
 		if cmd.Flags().Changed("name") {
 			cfg.Name = f.name
 		}
-		return e.serveMesh(cmd.Context(), &f.nodeFlags, cfg, log)
+		return e.serveMesh(cmd.Context(), &f.nodeFlags, cfg)
 	default:
 		cfg, err := happn.DecodeConfig(doc.Root())
 		if err != nil {
@@ -217,12 +254,15 @@ func (e *env) serve(cmd *cobra.Command, f *serveFlags) error {
 		if err := f.applyFlags(cmd.Flags(), &cfg); err != nil {
 			return err
 		}
-		return e.serveHappn(cmd.Context(), &f.nodeFlags, cfg, log)
+		return e.serveHappn(cmd.Context(), &f.nodeFlags, cfg)
 	}
 }
 
-func (e *env) serveHappn(ctx context.Context, f *nodeFlags, cfg happn.Config, log *slog.Logger) error {
-	cfg.Logger = log
+func (e *env) serveHappn(ctx context.Context, f *nodeFlags, cfg happn.Config) error {
+	log, err := f.prepare(e, &cfg)
+	if err != nil {
+		return err
+	}
 	return e.runNode(ctx, f, log, func(ctx context.Context) (string, func(context.Context) error, error) {
 		srv, err := happn.New(cfg)
 		if err != nil {
@@ -237,10 +277,13 @@ func (e *env) serveHappn(ctx context.Context, f *nodeFlags, cfg happn.Config, lo
 	})
 }
 
-func (e *env) serveMesh(ctx context.Context, f *nodeFlags, cfg happner.Config, log *slog.Logger) error {
+func (e *env) serveMesh(ctx context.Context, f *nodeFlags, cfg happner.Config) error {
+	log, err := f.prepare(e, &cfg.Happn)
+	if err != nil {
+		return err
+	}
 	cfg.Registry = e.reg
 	cfg.Logger = log
-	cfg.Happn.Logger = log
 	return e.runNode(ctx, f, log, func(ctx context.Context) (string, func(context.Context) error, error) {
 		m, err := happner.Create(ctx, cfg)
 		if err != nil {
@@ -306,9 +349,11 @@ func (e *env) member(cmd *cobra.Command, f *nodeFlags) error {
 	}
 	applyAdminPassword(&cfg.Happn, pw)
 	f.applyHappn(cmd.Flags(), &cfg.Happn)
+	if log, err = f.prepare(e, &cfg.Happn); err != nil {
+		return err
+	}
 	cfg.Registry = e.reg
 	cfg.Logger = log
-	cfg.Happn.Logger = log
 	return e.runNode(ctx, f, log, func(ctx context.Context) (string, func(context.Context) error, error) {
 		m, err := cluster.Create(ctx, cfg)
 		if err != nil {

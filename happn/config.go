@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/happner-go/happner/gctune"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/logging"
 	"github.com/happner-go/happner/metrics"
@@ -112,6 +113,11 @@ type Config struct {
 	// costs nothing) and addr, a separate listener that serves /metrics,
 	// /health and /ready without authentication.
 	MetricsOptions metrics.Options `json:"metrics" yaml:"metrics"`
+	// GC holds the "gc" settings of a config file (percent, memoryLimit):
+	// the garbage collector's settings of the process. The server does not
+	// use them; the command line applies them with [gctune.Apply] (a Go
+	// program of your own may too).
+	GC gctune.Options `json:"gc" yaml:"gc"`
 }
 
 // TransportConfig configures the listener (happn services.transport.config).

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/happner-go/happner/configfile"
+	"github.com/happner-go/happner/gctune"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/logging"
 	"github.com/happner-go/happner/metrics"
@@ -26,6 +27,7 @@ type fileConfig struct {
 	// log.format, log.level
 	Metrics  metrics.Options `json:"metrics" yaml:"metrics"`
 	Log      logging.Options `json:"log" yaml:"log"`
+	GC       gctune.Options  `json:"gc" yaml:"gc"`
 	Services struct {
 		Data struct {
 			Config struct {
@@ -103,6 +105,7 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 		HTTPExclusions: fc.Services.Connect.Config.Middleware.Security.Exclusions,
 		MetricsOptions: fc.Metrics,
 		Log:            fc.Log,
+		GC:             fc.GC,
 	}
 	if err := cfg.Log.Validate(); err != nil {
 		return Config{}, fmt.Errorf("happn: reading config: %w", err)
