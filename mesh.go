@@ -741,7 +741,7 @@ func (m *Mesh) onRequest(p *happn.Publication) {
 		call.origin = &req.Origin
 	}
 	m.calls.Add(1)
-	if p.Inline && req.CallbackPeer == "" && m.cfg.InlineCallBudget > 0 && m.inlineable(call.component, call.method) {
+	if p.Inline && m.cfg.InlineCallBudget > 0 && m.inlineable(call.component, call.method) {
 		// the request came alone on its connection and the method is
 		// quick: run it here, so that its reply shares the request's write
 		call.run()

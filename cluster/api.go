@@ -75,7 +75,7 @@ func (m *Member) exchange(ctx context.Context, c Call, deps happner.Dependencies
 	if c.Mesh != "" && c.Mesh != m.mesh.Name() && c.Mesh != m.mesh.Domain() {
 		return nil, happner.NewError("Error", fmt.Sprintf("invalid endpoint options: [%s] mesh does not exist on the api", c.Mesh))
 	}
-	if v, ok := m.mesh.Exchange().Version(c.Component); local && ok && (rng == "" || coercedSatisfies(v, rng)) {
+	if v, ok := m.mesh.Exchange().Version(c.Component); local && ok && (rng == "" || m.versions.satisfies(v, rng)) {
 		if c.As == "" {
 			return m.mesh.Exchange().Results(ctx, c.Component, c.Method, c.Arguments...)
 		}
@@ -171,7 +171,7 @@ func (m *Member) On(ctx context.Context, component, rng, key string, handler fun
 		opts.Meta = map[string]any{"componentVersion": rng}
 	}
 	return m.mesh.Event().OnWith(ctx, component, key, opts, func(ev happner.Event) {
-		if eventVersionOK(ev.Meta.Fields, rng) {
+		if eventVersionOK(&m.versions, ev.Meta.Fields, rng) {
 			handler(ev)
 		}
 	})
@@ -181,7 +181,7 @@ func (m *Member) On(ctx context.Context, component, rng, key string, handler fun
 // in the cluster, local or remote.
 func (m *Member) dependenciesMet(deps map[string]Dependency) bool {
 	for _, d := range deps {
-		if v, ok := m.mesh.Exchange().Version(d.Component); ok && coercedSatisfies(v, d.Version) {
+		if v, ok := m.mesh.Exchange().Version(d.Component); ok && m.versions.satisfies(v, d.Version) {
 			continue
 		}
 		if !m.remote.impl.has(d.Component, d.Version) {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
-
 	"github.com/happner-go/happner/happn"
 )
 
@@ -19,7 +17,8 @@ type componentVersionMeta struct {
 // the server's delivery filter: a component event reaches a subscription that
 // asked for a version range only when the event's componentVersion (coerced)
 // satisfies it. Anything it cannot read keeps the subscription.
-func filterEventVersions(pub *happn.Publication, subMeta json.RawMessage) bool {
+// The answers are memoised in cache (the filter runs for every delivery).
+func filterEventVersions(cache *satisfiesCache, pub *happn.Publication, subMeta json.RawMessage) bool {
 	if !strings.HasPrefix(pub.Path, "/_events/") {
 		return true
 	}
@@ -30,15 +29,12 @@ func filterEventVersions(pub *happn.Publication, subMeta json.RawMessage) bool {
 	if pm.ComponentVersion == "" || sm.ComponentVersion == "" {
 		return true
 	}
-	if _, err := semver.NewConstraint(sm.ComponentVersion); err != nil {
-		return true
-	}
-	return coercedSatisfies(pm.ComponentVersion, sm.ComponentVersion)
+	return cache.accepts(pm.ComponentVersion, sm.ComponentVersion)
 }
 
 // eventVersionOK is the client-side half: an event whose
 // meta.componentVersion does not satisfy rng is dropped.
-func eventVersionOK(fields map[string]json.RawMessage, rng string) bool {
+func eventVersionOK(cache *satisfiesCache, fields map[string]json.RawMessage, rng string) bool {
 	if rng == "" || rng == "*" {
 		return true
 	}
@@ -46,5 +42,5 @@ func eventVersionOK(fields map[string]json.RawMessage, rng string) bool {
 	if json.Unmarshal(fields["componentVersion"], &v) != nil || v == "" {
 		return true
 	}
-	return coercedSatisfies(v, rng)
+	return cache.satisfies(v, rng)
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,16 +42,18 @@ const HealthPath = "/cluster/health"
 // membership registry, is connected to every other member and replicates
 // events and security changes. Create it with [Create].
 type Member struct {
-	cfg    Config
-	mc     MembershipConfig
-	log    *slog.Logger
-	mesh   *happner.Mesh
-	srv    *happn.Server
-	met    *metrics.Metrics // nil when metrics are off
-	reg    *registry
-	self   Record
-	paths  []string // replicated event paths, as subscription paths
-	secure bool
+	cfg  Config
+	mc   MembershipConfig
+	log  *slog.Logger
+	mesh *happner.Mesh
+	srv  *happn.Server
+	met  *metrics.Metrics // nil when metrics are off
+	// versions memoises version range checks (calls, events)
+	versions satisfiesCache
+	reg      *registry
+	self     Record
+	paths    []string // replicated event paths, as subscription paths
+	secure   bool
 
 	shared    store.Store
 	ownShared bool
@@ -294,7 +297,9 @@ func (m *Member) start(ctx context.Context) error {
 // awaited, then the peers until the member is stable.
 func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 	m.srv = m.mesh.Server()
-	m.srv.SetDeliveryFilter(filterEventVersions)
+	m.srv.SetDeliveryFilter(func(pub *happn.Publication, meta json.RawMessage) bool {
+		return filterEventVersions(&m.versions, pub, meta)
+	})
 	m.srv.SetReplicationPaths(m.paths)
 	m.stops = append(m.stops, m.srv.AddReadyCheck("cluster", m.ready), m.met.ReportCluster(m.state))
 	m.remote = newRemote(m)

@@ -111,6 +111,31 @@ func (r *remote) failAll(match func(*pendingCall) bool, mk func(*pendingCall) er
 	}
 }
 
+// exchangeRequest is the message of a call to another member.
+type exchangeRequest struct {
+	CallbackAddress string        `json:"callbackAddress"`
+	Args            []any         `json:"args"`
+	Origin          requestOrigin `json:"origin"`
+	Version         string        `json:"version"`
+	CallbackPeer    string        `json:"callbackPeer"`
+}
+
+type requestOrigin struct {
+	ID       string `json:"id"`
+	Username string `json:"username,omitempty"`
+}
+
+// fail ends the call awaiting a reply at addr with err.
+func (r *remote) fail(addr string, err error) {
+	r.mu.Lock()
+	pc := r.pending[addr]
+	delete(r.pending, addr)
+	r.mu.Unlock()
+	if pc != nil {
+		pc.reply <- callReply{err: err}
+	}
+}
+
 // onReply hands a reply to its call.
 func (r *remote) onReply(pub *happn.Publication) {
 	r.mu.Lock()
@@ -179,31 +204,36 @@ func (r *remote) send(ctx context.Context, c remoteCall) ([]any, error) {
 		delete(r.pending, addr)
 		r.mu.Unlock()
 	}
-	origin := map[string]any{"id": r.sid}
+	req := exchangeRequest{CallbackAddress: addr, Args: c.args, Origin: requestOrigin{ID: r.sid},
+		Version: rng, CallbackPeer: r.m.self.Name}
+	if req.Args == nil {
+		req.Args = []any{}
+	}
 	if c.origin != nil {
 		if c.origin.ID != "" {
-			origin["id"] = c.origin.ID
+			req.Origin.ID = c.origin.ID
 		}
-		if c.origin.Username != "" {
-			origin["username"] = c.origin.Username
-		}
+		req.Origin.Username = c.origin.Username
 	}
-	args := c.args
-	if args == nil {
-		args = []any{}
+	raw, err := json.Marshal(req)
+	if err != nil {
+		forget()
+		return nil, fmt.Errorf("cluster: encoding request to %s.%s: %w", c.component, c.method, err)
 	}
-	req := map[string]any{
-		"callbackAddress": addr, "args": args, "origin": origin,
-		"version": rng, "callbackPeer": r.m.self.Name,
-	}
-	opts := []client.Option{client.NoStore(), client.With("noCluster", true)}
+	opts := []client.Option{client.NoStore(), client.NoDataResponse(), client.With("noCluster", true)}
 	if c.onBehalfOf != "" {
 		opts = append(opts, client.With("onBehalfOf", c.onBehalfOf))
 	}
+	// The request's acknowledgement is not waited for on its own: a refusal
+	// (the peer denies the caller, say) fails the call when it arrives,
+	// and otherwise the reply is the only thing the caller waits for, so
+	// that this goroutine wakes once per call.
 	path := "/_exchange/requests/" + r.m.cfg.Domain + "/" + c.component + "/" + c.method
-	rctx, cancel := context.WithTimeout(ctx, r.m.cfg.Cluster.RequestTimeout)
-	_, err := im.client.Set(rctx, path, req, opts...)
-	cancel()
+	err = im.client.SetAsync(path, json.RawMessage(raw), func(err error) {
+		if err != nil {
+			r.fail(addr, requestError(err))
+		}
+	}, opts...)
 	if err != nil {
 		forget()
 		return nil, requestError(err)
@@ -286,9 +316,14 @@ func (r *remote) reply(ctx context.Context, callbackPeer, address string, payloa
 		r.m.log.Warn("Failure on callback, missing peer: " + callbackPeer)
 		return fmt.Errorf("cluster: failure on callback, missing peer: %s", callbackPeer)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.m.cfg.Cluster.RequestTimeout)
-	defer cancel()
-	if err := cl.Publish(ctx, address, payload); err != nil {
+	// the reply is written at once, without waiting for the caller's
+	// member to acknowledge it: the caller's own timeout and departure
+	// handling cover a reply that never arrives
+	if err := cl.PublishAsync(address, payload, func(err error) {
+		if err != nil {
+			r.m.log.Warn("cluster: reply refused", "peer", callbackPeer, "address", address, "err", err)
+		}
+	}); err != nil {
 		return fmt.Errorf("cluster: publishing reply to %s: %w", callbackPeer, err)
 	}
 	return nil

@@ -3,6 +3,8 @@ package cluster
 import (
 	"sync"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/happner-go/happner/internal/version"
 )
 
@@ -19,16 +21,33 @@ type satisfiesCache struct {
 	m  map[[2]string]bool
 }
 
+// accepts is the event filter's decision: an event of version ver reaches
+// a subscription for rng when rng is not a valid range (the subscription
+// is kept) or ver satisfies it; cached.
+func (c *satisfiesCache) accepts(ver, rng string) bool {
+	return c.cached(ver, "\x00event\x00"+rng, func() bool {
+		if _, err := semver.NewConstraint(rng); err != nil {
+			return true
+		}
+		return version.Satisfies(ver, rng)
+	})
+}
+
 // satisfies is coercedSatisfies(ver, rng), cached.
 func (c *satisfiesCache) satisfies(ver, rng string) bool {
-	k := [2]string{ver, rng}
+	return c.cached(ver, rng, func() bool { return version.Satisfies(ver, rng) })
+}
+
+// cached returns the memoised answer for (ver, key), computing it once.
+func (c *satisfiesCache) cached(ver, key string, compute func() bool) bool {
+	k := [2]string{ver, key}
 	c.mu.Lock()
 	v, ok := c.m[k]
 	c.mu.Unlock()
 	if ok {
 		return v
 	}
-	v = version.Satisfies(ver, rng)
+	v = compute()
 	c.mu.Lock()
 	if c.m == nil || len(c.m) > 4096 {
 		c.m = map[[2]string]bool{}

@@ -84,3 +84,12 @@ func (s *instrumented) Remove(ctx context.Context, pattern string, q *query.Quer
 	s.remove.Done(start, err)
 	return n, err
 }
+
+// Aggregate passes an aggregate pipeline to the instrumented store (timed as
+// a find), so that wrapping a store never hides what it can do.
+func (s *instrumented) Aggregate(ctx context.Context, pattern string, q *query.Query) (json.RawMessage, error) {
+	start := s.find.Start()
+	r, err := Aggregate(ctx, s.Store, pattern, q)
+	s.find.Done(start, err)
+	return r, err
+}

@@ -102,3 +102,31 @@ func TestInstrumentReportsEveryOperation(t *testing.T) {
 		t.Errorf("failed set reported %+v, want one error", l)
 	}
 }
+
+// aggregating is a store that runs aggregate pipelines (as the MongoDB
+// store does).
+type aggregating struct{ *memory.Store }
+
+func (aggregating) Aggregate(context.Context, string, *query.Query) (json.RawMessage, error) {
+	return json.RawMessage(`[{"_id":"x","total":1}]`), nil
+}
+
+// TestInstrumentKeepsAggregate: wrapping a store that aggregates does not
+// hide the pipeline support (a MongoDB datastore behind the metrics).
+func TestInstrumentKeepsAggregate(t *testing.T) {
+	logs := map[string]*opLog{}
+	st := store.Instrument(aggregating{memory.New()}, func(op string) store.OpObserver {
+		logs[op] = &opLog{}
+		return logs[op]
+	})
+	out, err := store.Aggregate(context.Background(), st, "/a/*", &query.Query{})
+	if err != nil || string(out) != `[{"_id":"x","total":1}]` {
+		t.Fatalf("aggregate through the instrumented store: %s %v", out, err)
+	}
+	if logs[store.OpFind].dones != 1 {
+		t.Fatalf("the aggregate was not reported")
+	}
+	if _, err := store.Aggregate(context.Background(), store.Instrument(memory.New(), func(string) store.OpObserver { return &opLog{} }), "/a/*", &query.Query{}); !errors.Is(err, query.ErrAggregate) {
+		t.Fatalf("a store that cannot aggregate: %v", err)
+	}
+}

@@ -49,6 +49,18 @@ type conn struct {
 type pending struct {
 	conn *conn
 	ch   chan result
+	// done, when set, receives the result instead of ch (a request whose
+	// caller does not wait; see SetAsync).
+	done func(*response, error)
+}
+
+// finish hands the request its result.
+func (p *pending) finish(r result) {
+	if p.done != nil {
+		p.done(r.resp, r.err)
+		return
+	}
+	p.ch <- r
 }
 
 type result struct {
@@ -388,10 +400,11 @@ func (c *Client) handleSystem(cn *conn, r *response) {
 func (c *Client) connLost(cn *conn) {
 	_ = cn.t.Close()
 	c.mu.Lock()
+	var lost []*pending
 	for id, p := range c.pending {
 		if p.conn == cn {
 			delete(c.pending, id)
-			p.ch <- result{err: ErrConnectionLost}
+			lost = append(lost, p)
 		}
 	}
 	if c.conn == cn {
@@ -401,6 +414,9 @@ func (c *Client) connLost(cn *conn) {
 		}
 	}
 	c.mu.Unlock()
+	for _, p := range lost {
+		p.finish(result{err: ErrConnectionLost})
+	}
 	close(cn.done)
 }
 
@@ -415,10 +431,10 @@ func (c *Client) deliver(r *response) {
 		return
 	}
 	if r.meta.Status == "error" {
-		p.ch <- result{err: parseServerError(r.meta.Error)}
+		p.finish(result{err: parseServerError(r.meta.Error)})
 		return
 	}
-	p.ch <- result{resp: r}
+	p.finish(result{resp: r})
 }
 
 func (c *Client) emit(ev ConnectionEvent) {
@@ -486,6 +502,31 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, req *request) (*respon
 		forget()
 		return nil, opError(req.Action, req.Path, ctx.Err())
 	}
+}
+
+// sendAsync writes req on cn and returns; done (when not nil) later gets
+// the reply or the error that ended the wait.
+func (c *Client) sendAsync(cn *conn, req *request, done func(*response, error)) error {
+	if req.EventID == 0 {
+		req.EventID = c.nextEventID()
+	}
+	if done == nil {
+		done = func(*response, error) {}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.pending[req.EventID] = &pending{conn: cn, done: done}
+	c.mu.Unlock()
+	if err := c.write(cn, req); err != nil {
+		c.mu.Lock()
+		delete(c.pending, req.EventID)
+		c.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // opError wraps err with the action and path of the request that failed.
@@ -571,15 +612,19 @@ func (c *Client) Close() error {
 	if c.session != nil {
 		sid = c.session.ID
 	}
+	var closed []*pending
 	for id, p := range c.pending {
 		delete(c.pending, id)
-		p.ch <- result{err: ErrClosed}
+		closed = append(closed, p)
 	}
 	for id, h := range c.ackHandlers {
 		h.timer.Stop()
 		delete(c.ackHandlers, id)
 	}
 	c.mu.Unlock()
+	for _, p := range closed {
+		p.finish(result{err: ErrClosed})
+	}
 	c.cancel()
 	if cn != nil {
 		cn.writeMu.Lock()

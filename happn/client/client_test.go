@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -850,5 +851,45 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := client.New(ctx, client.Options{PrivateKey: "not pem"}); err == nil {
 		t.Fatal("bad private key accepted")
+	}
+}
+
+// TestSetAsync: the set is written at once, its answer (or error) reaches
+// the callback, and a lost connection ends the wait.
+func TestSetAsync(t *testing.T) {
+	srv, url := startServer(t, happn.Config{})
+	c := connect(t, url, func(o *client.Options) { o.Reconnect.Disabled = true })
+	done := make(chan error, 4)
+	if err := c.SetAsync("/async/a", map[string]int{"v": 1}, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	if it, err := c.Get(ctxT(t), "/async/a"); err != nil || it.One() == nil || !strings.Contains(string(it.One().Data), `"v":1`) {
+		t.Fatalf("the async set did not store: %+v %v", it, err)
+	}
+	// a refused set reaches the callback as an error
+	if err := c.SetAsync("/async/b", map[string]int{"v": 2}, func(err error) { done <- err }, client.With("options", 5), client.With("consistency", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("a refused set reported success")
+	}
+	if err := c.PublishAsync("/async/c", map[string]int{"v": 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// the connection goes while an answer is awaited: the callback hears it
+	srv.Stop(context.Background(), happn.StopOptions{})
+	err := c.SetAsync("/async/d", map[string]int{"v": 4}, func(err error) { done <- err })
+	if err == nil {
+		select {
+		case err = <-done:
+		case <-time.After(wait):
+			t.Fatal("the callback never heard that the connection was lost")
+		}
+	}
+	if err == nil {
+		t.Fatal("a set on a closed server succeeded")
 	}
 }

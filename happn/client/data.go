@@ -28,6 +28,53 @@ func (c *Client) Set(ctx context.Context, path string, data any, opts ...Option)
 	return replyItem(resp)
 }
 
+// SetAsync sends a set and returns once it is written, without waiting for
+// the server's answer; done, when not nil, is called with the answer's
+// error (nil for success), or with the error that ended the wait (the
+// connection was lost). done runs on the client's reader goroutine: it must
+// return quickly. No timeout applies: a caller that waits for something
+// the set causes bounds that wait itself. OnPublished is not supported.
+func (c *Client) SetAsync(path string, data any, done func(error), opts ...Option) error {
+	if err := checkPath(path, true); err != nil {
+		return err
+	}
+	ro := buildOptions(opts)
+	if data == nil {
+		ro.wire["nullValue"] = true
+	}
+	if ro.onPublished != nil {
+		return errors.New("happn client: SetAsync does not take OnPublished")
+	}
+	cn, sid, err := c.activeConn()
+	if err != nil {
+		return opError("set", path, err)
+	}
+	req := &request{Action: "set", Path: path, Data: data, SessionID: sid, Options: ro.wire}
+	if _, ok := ro.wire["timeout"]; !ok {
+		ro.wire["timeout"] = c.opts.CallTimeout.Milliseconds()
+	}
+	var cb func(*response, error)
+	if done != nil {
+		cb = func(_ *response, err error) {
+			if err != nil {
+				err = opError("set", path, err)
+			}
+			done(err)
+		}
+	}
+	if err := c.sendAsync(cn, req, cb); err != nil {
+		return opError("set", path, err)
+	}
+	return nil
+}
+
+// PublishAsync is Publish without waiting for the server's answer (see
+// SetAsync); done may be nil.
+func (c *Client) PublishAsync(path string, data any, done func(error), opts ...Option) error {
+	opts = append(opts, NoStore(), NoDataResponse())
+	return c.SetAsync(path, data, done, opts...)
+}
+
 // Publish sends data to the subscribers of path without storing it
 // (noStore + noDataResponse), like the npm client's publish.
 func (c *Client) Publish(ctx context.Context, path string, data any, opts ...Option) error {
