@@ -714,7 +714,7 @@ func (r *request) decode(data []byte) error {
 // It runs on the publisher's goroutine: it decodes and hands the call to a
 // goroutine of its own.
 func (m *Mesh) onRequest(p *happn.Publication) {
-	call := &exchangeCall{mesh: m}
+	call := &exchangeCall{mesh: m, fromPeer: p.Peer}
 	req := &call.req
 	if err := req.decode(p.Data); err != nil || req.CallbackAddress == "" {
 		m.log.Debug("happner: message discarded", "path", p.Path, "reason", "No callback address")
@@ -769,16 +769,17 @@ type exchangeCall struct {
 	req               request
 	component, method string
 	origin            *Origin
+	fromPeer          bool // the request came from another cluster member
 	argsBuf           [4]json.RawMessage
 }
 
 func (c *exchangeCall) run() {
 	defer c.mesh.calls.Done()
-	c.mesh.serve(c.component, c.method, &c.req, c.origin)
+	c.mesh.serve(c.component, c.method, &c.req, c.origin, c.fromPeer)
 }
 
 // serve runs one remote request and publishes the reply.
-func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) {
+func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin, fromPeer bool) {
 	ctx := m.ctx
 	c := m.component(compName)
 	var payload []byte
@@ -794,7 +795,9 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin) 
 			res = m.operate(ctx, c, methodName, callArgs{raw: req.args}, origin, req.Version)
 		}
 		payload = encodeReply(res)
-		if (m.cfg.DirectResponses || c.config.DirectResponses) && res.failed == nil && origin != nil && origin.ID != "" {
+		// a member's request is answered on its own connection, whatever
+		// its origin says
+		if (m.cfg.DirectResponses || c.config.DirectResponses) && !fromPeer && res.failed == nil && origin != nil && origin.ID != "" {
 			targets = []string{origin.ID}
 		}
 	}

@@ -18,10 +18,12 @@ import (
 	"github.com/happner-go/happner/happn/client"
 )
 
-// remote calls components on other members: requests go
-// out on the chosen peer's connection, replies come back into this
-// member's server (the peer publishes them through its connection to this
-// member, named by callbackPeer) and reach an in-process subscriber.
+// remote calls components on other members: requests go out on the chosen
+// peer's connection, and the peer publishes each reply on that same
+// connection, to which this member is subscribed (see subscribeReplies). A
+// request that names a callbackPeer (happner-cluster's clients do) is
+// answered through that member's connection instead, and reaches this
+// member's in-process subscriber (onReply).
 type remote struct {
 	m      *Member
 	impl   *implementors
@@ -31,6 +33,18 @@ type remote struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingCall // by callback address
+
+	// replySubs are the peer connections subscribed to this member's
+	// replies (see subscribeReplies).
+	replyMu   sync.Mutex
+	replySubs map[*client.Client]*replySub
+}
+
+// replySub is the subscription of one peer connection to this member's
+// replies, made once, on the first call to that peer.
+type replySub struct {
+	once sync.Once
+	err  error
 }
 
 // pendingCall is a request awaiting its reply.
@@ -50,9 +64,10 @@ type callReply struct {
 func newRemote(m *Member) *remote {
 	return &remote{
 		m: m, impl: newImplementors(m),
-		sid:     strings.ReplaceAll(uuid.NewString(), "-", ""),
-		prefix:  "/_exchange/responses/" + m.cfg.Domain + "/",
-		pending: map[string]*pendingCall{},
+		sid:       strings.ReplaceAll(uuid.NewString(), "-", ""),
+		prefix:    "/_exchange/responses/" + m.cfg.Domain + "/",
+		pending:   map[string]*pendingCall{},
+		replySubs: map[*client.Client]*replySub{},
 	}
 }
 
@@ -83,6 +98,9 @@ func (r *remote) onPeer(ev PeerEvent) {
 		r.impl.peerAdded(ev.Peer)
 	case PeerRemoved:
 		r.impl.peerRemoved(ev.Peer)
+		r.replyMu.Lock()
+		delete(r.replySubs, ev.Peer.Client)
+		r.replyMu.Unlock()
 		name := ev.Peer.Name
 		r.failAll(func(pc *pendingCall) bool { return pc.peer == name }, func(pc *pendingCall) error {
 			return errPeerDeparted(name, pc.component, pc.method, pc.rng)
@@ -117,7 +135,6 @@ type exchangeRequest struct {
 	Args            []any         `json:"args"`
 	Origin          requestOrigin `json:"origin"`
 	Version         string        `json:"version"`
-	CallbackPeer    string        `json:"callbackPeer"`
 }
 
 type requestOrigin struct {
@@ -133,6 +150,44 @@ func (r *remote) fail(addr string, err error) {
 	r.mu.Unlock()
 	if pc != nil {
 		pc.reply <- callReply{err: err}
+	}
+}
+
+// subscribeReplies subscribes cl, this member's connection to a peer, to
+// the replies of this member's calls on that peer, once: the peer then
+// publishes each reply on the connection its request came on, in the same
+// write as the request's acknowledgement, and the reply is handed to its
+// call on the connection's reader. The client keeps the subscription
+// across reconnections.
+func (r *remote) subscribeReplies(ctx context.Context, cl *client.Client) error {
+	r.replyMu.Lock()
+	s := r.replySubs[cl]
+	if s == nil {
+		s = &replySub{}
+		r.replySubs[cl] = s
+	}
+	r.replyMu.Unlock()
+	s.once.Do(func() {
+		_, s.err = cl.On(ctx, r.prefix+"*/*/"+r.sid+"/*", client.OnOptions{EventType: "set", Direct: true}, r.onPeerReply)
+	})
+	if s.err != nil {
+		r.replyMu.Lock()
+		if r.replySubs[cl] == s {
+			delete(r.replySubs, cl) // the next call tries again
+		}
+		r.replyMu.Unlock()
+	}
+	return s.err
+}
+
+// onPeerReply hands a reply that came on a peer connection to its call.
+func (r *remote) onPeerReply(ev client.Event) {
+	r.mu.Lock()
+	pc := r.pending[ev.Meta.Path]
+	delete(r.pending, ev.Meta.Path)
+	r.mu.Unlock()
+	if pc != nil {
+		pc.reply <- callReply{data: ev.Data}
 	}
 }
 
@@ -194,6 +249,9 @@ func (r *remote) send(ctx context.Context, c remoteCall) ([]any, error) {
 	if !ok {
 		return nil, errNotImplemented(c.component, rng, c.method)
 	}
+	if err := r.subscribeReplies(ctx, im.client); err != nil {
+		return nil, fmt.Errorf("cluster: subscribing to replies from %s: %w", im.peer, err)
+	}
 	addr := r.prefix + c.component + "/" + c.method + "/" + r.sid + "/" + strconv.FormatUint(r.seq.Add(1), 10)
 	pc := &pendingCall{peer: im.peer, component: c.component, method: c.method, rng: rng, reply: make(chan callReply, 1)}
 	r.mu.Lock()
@@ -204,8 +262,7 @@ func (r *remote) send(ctx context.Context, c remoteCall) ([]any, error) {
 		delete(r.pending, addr)
 		r.mu.Unlock()
 	}
-	req := exchangeRequest{CallbackAddress: addr, Args: c.args, Origin: requestOrigin{ID: r.sid},
-		Version: rng, CallbackPeer: r.m.self.Name}
+	req := exchangeRequest{CallbackAddress: addr, Args: c.args, Origin: requestOrigin{ID: r.sid}, Version: rng}
 	if req.Args == nil {
 		req.Args = []any{}
 	}

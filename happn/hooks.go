@@ -9,7 +9,9 @@ import "encoding/json"
 // '@' unless changed). With refuse set, nothing is subscribed and the client
 // still gets a success reply, which is how happner hides other sessions'
 // exchange responses. Publications always carry the channel exactly as the
-// client sent it.
+// client sent it. The hook is not asked for the sessions of other cluster
+// members (their login info names a cluster): a member subscribes to the
+// replies of its own calls under its own member id.
 type SubscribeHook func(sessionID, channel, path string) (match string, refuse bool)
 
 // SetSubscribeHook installs h; call it before Start.

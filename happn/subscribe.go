@@ -71,7 +71,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	}
 	sub.replicates = s.replicates(sess, key)
 	sub.perItem.Store(under)
-	if h := s.subscribeHook; h != nil {
+	if h := s.subscribeHook; h != nil && !sess.isPeer() {
 		match, refuse := h(sess.id, req.path, key)
 		if refuse {
 			data := append([]byte(`{"id":`), appendString(nil, sub.ref)...)

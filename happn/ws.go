@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/happner-go/happner/internal/sockio"
 )
 
 // The server speaks RFC 6455 itself: it answers the upgrade, reads client
@@ -179,7 +181,7 @@ var (
 type wsConn struct {
 	conn net.Conn
 	br   *bufio.Reader
-	sock *sockIO // raw socket I/O for plain TCP; nil means conn's own methods
+	sock *sockio.IO // raw socket I/O for plain TCP; nil means conn's own methods
 	lim  readLimits
 
 	// reader-only state
@@ -212,7 +214,7 @@ type wsConn struct {
 func newWSConn(conn net.Conn, br *bufio.Reader, lim readLimits, maxPending int, writeTimeout time.Duration) *wsConn {
 	c := &wsConn{conn: conn, br: br, lim: lim, maxPending: maxPending, writeTimeout: writeTimeout,
 		closeSent: make(chan struct{})}
-	if c.sock = newSockIO(conn); c.sock != nil {
+	if c.sock = sockio.New(conn); c.sock != nil {
 		// read the socket directly, after what the handshake's reader
 		// already holds
 		var src io.Reader = c.sock
@@ -228,7 +230,7 @@ func newWSConn(conn net.Conn, br *bufio.Reader, lim readLimits, maxPending int, 
 // writeBuffers writes frames to the socket.
 func (c *wsConn) writeBuffers(bufs net.Buffers) error {
 	if c.sock != nil {
-		return c.sock.writev(bufs)
+		return c.sock.Writev(bufs)
 	}
 	_, err := bufs.WriteTo(c.conn)
 	return err

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -26,6 +27,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/happner-go/happner/internal/sockio"
 )
 
 type connStatus int
@@ -192,7 +195,17 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	q := u.Query()
 	q.Set("_primuscb", strconv.FormatInt(time.Now().UnixNano(), 36))
 	u.RawQuery = q.Encode()
-	d := websocket.Dialer{HandshakeTimeout: c.opts.ConnectTimeout, TLSClientConfig: c.tlsConfig}
+	d := websocket.Dialer{HandshakeTimeout: c.opts.ConnectTimeout, TLSClientConfig: c.tlsConfig,
+		// the socket is read and written with raw system calls, which do
+		// not wake the runtime's monitor thread on every frame
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var nd net.Dialer
+			conn, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return sockio.Wrap(conn), nil
+		}}
 	ws, resp, err := d.DialContext(ctx, u.String(), nil)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -346,7 +359,11 @@ func (c *Client) readLoop(cn *conn) {
 			c.deliver(in.resp)
 		case framePublication:
 			resp := in.resp
-			c.events.push(func() { c.dispatch(resp) })
+			if c.directChannel(resp) {
+				c.dispatch(resp, true)
+			} else {
+				c.events.push(func() { c.dispatch(resp, false) })
+			}
 		case frameSystem:
 			c.handleSystem(cn, in.resp)
 		case frameAck:

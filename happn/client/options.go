@@ -235,4 +235,10 @@ type OnOptions struct {
 	// OnBehalfOf subscribes as that user (the caller must be _ADMIN or in
 	// the delegate group); events still arrive on this connection.
 	OnBehalfOf string
+	// Direct runs the handler on the goroutine that reads the connection,
+	// as soon as the event is read, instead of on the client's event
+	// goroutine: no hand-off, but the handler must return at once and
+	// never wait for the server (nothing else is read meanwhile). Events
+	// of a channel with a direct listener are all delivered that way.
+	Direct bool
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/happner-go/happner/internal/jsonscan"
 	"slices"
 	"sort"
 	"strconv"
@@ -28,6 +29,7 @@ type listener struct {
 	initial       bool // initialEmit or initialCallback: has its own remote subscription
 	merge         bool
 	onBehalfOf    string
+	direct        bool // run on the reader goroutine
 }
 
 // refKey is where the server reference of l is kept: per listener for
@@ -105,7 +107,7 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 		eventKey: eventKeyOf(channel, et, opts.Count, opts, depth),
 		meta:     opts.Meta, depth: depth, variableDepth: variableDepth,
 		initial: opts.InitialEmit || opts.InitialCallback != nil, merge: opts.Merge,
-		onBehalfOf: opts.OnBehalfOf,
+		onBehalfOf: opts.OnBehalfOf, direct: opts.Direct,
 	}
 	cn, sid, err := c.activeConn()
 	if err != nil {
@@ -187,6 +189,26 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 func (c *Client) Once(ctx context.Context, path string, opts OnOptions, handler func(Event)) (int, error) {
 	opts.Count = 1
 	return c.On(ctx, path, opts, handler)
+}
+
+// directChannel reports whether a publication's channel has a direct
+// listener (OnOptions.Direct).
+func (c *Client) directChannel(r *response) bool {
+	var channel string
+	_ = jsonscan.EachMember(r.metaRaw, func(key, value []byte) error {
+		if jsonscan.KeyIs(key, "channel") {
+			channel, _ = jsonscan.Unquote(value)
+		}
+		return nil
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.subs.events[channel] {
+		if l.direct {
+			return true
+		}
+	}
+	return false
 }
 
 // clearListener removes l from the table; c.mu must be held. It reports
@@ -295,14 +317,21 @@ func (c *Client) OffAll(ctx context.Context) error {
 
 // dispatch delivers a publication to the handlers of its channel. It runs
 // on the events queue.
-func (c *Client) dispatch(r *response) {
+func (c *Client) dispatch(r *response, direct bool) {
 	var meta EventMeta
 	if err := json.Unmarshal(r.metaRaw, &meta); err != nil {
 		c.log.Warn("happn client: bad publication _meta", "err", err)
 		return
 	}
 	_ = json.Unmarshal(r.metaRaw, &meta.Fields)
-	if meta.Consistency == Acknowledged {
+	if meta.Consistency == Acknowledged && direct {
+		// on the reader: the acknowledgement cannot wait for its answer
+		cn, sid, err := c.activeConn()
+		if err == nil {
+			err = c.sendAsync(cn, &request{Action: "ack", Data: meta.PublicationID, SessionID: sid}, nil)
+		}
+		meta.Acknowledged = err == nil
+	} else if meta.Consistency == Acknowledged {
 		ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
 		_, err := c.dataRequest(ctx, "ack", "", meta.PublicationID, nil)
 		cancel()

@@ -20,8 +20,15 @@ var tableMetrics = []report.Metric{
 	{Key: "server_cpu_us_per_op", Label: "server CPU (µs/call)", Dir: report.LowerIsBetter, Target: map[string]float64{"rpc-seq": 20, "rpc-pipe": 20}},
 }
 
-// columnNames name the four result sets in error notes.
-var columnNames = []string{"Go mesh ← Go client", "happner-2 ← Go client", "Go mesh ← npm", "happner-2 ← npm"}
+// tableNames name the two servers compared ("Go mesh" and "happner-2" by
+// default; the cluster benchmark compares a Go cluster with
+// happner-cluster).
+type tableNames struct{ goName, peerName string }
+
+// columns names the four result sets, in error notes.
+func (n tableNames) columns() []string {
+	return []string{n.goName + " ← Go client", n.peerName + " ← Go client", n.goName + " ← npm", n.peerName + " ← npm"}
+}
 
 // resultKey identifies one measured row group.
 type resultKey struct {
@@ -38,10 +45,15 @@ func tableCmd(args []string, w, stderr io.Writer) error {
 	fs := flag.NewFlagSet("meshbench table", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var in tableInputs
+	names := tableNames{"Go mesh", "happner-2"}
+	var cpuTarget float64
 	fs.StringVar(&in.goMeshGo, "go-mesh-go-client", "", "JSON lines: meshbench against the Go mesh")
 	fs.StringVar(&in.npmMeshGo, "npm-mesh-go-client", "", "JSON lines: meshbench against the happner-2 mesh")
 	fs.StringVar(&in.goMeshNPM, "go-mesh-npm-client", "", "JSON lines: the npm MeshClient against the Go mesh")
 	fs.StringVar(&in.npmMeshNPM, "npm-mesh-npm-client", "", "JSON lines: the npm MeshClient against the happner-2 mesh")
+	fs.StringVar(&names.goName, "go-name", names.goName, "column name of the Go server")
+	fs.StringVar(&names.peerName, "peer-name", names.peerName, "column name of the JavaScript peer")
+	fs.Float64Var(&cpuTarget, "cpu-target", 0, "the minimum ratio of server CPU per call (default: the issue's 20×)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,7 +71,16 @@ func tableCmd(args []string, w, stderr io.Writer) error {
 		}
 		sets[i] = r
 	}
-	return writeTable(w, sets)
+	metrics := tableMetrics
+	if cpuTarget > 0 {
+		metrics = slices.Clone(tableMetrics)
+		for i := range metrics {
+			if metrics[i].Key == "server_cpu_us_per_op" {
+				metrics[i].Target = map[string]float64{"rpc-seq": cpuTarget, "rpc-pipe": cpuTarget}
+			}
+		}
+	}
+	return writeTable(w, sets, names, metrics)
 }
 
 // readResults reads JSON lines keyed by scenario and security; an empty name
@@ -85,9 +106,9 @@ func readResults(name string) (map[resultKey]map[string]any, error) {
 // the happner-2 mesh and the ratio (how many times better the Go mesh is:
 // Go/happner-2 for calls/s, happner-2/Go for latency and CPU). A ✓ or ✗
 // after a ratio says whether the target for that row is met.
-func writeTable(w io.Writer, sets [4]map[resultKey]map[string]any) error {
+func writeTable(w io.Writer, sets [4]map[resultKey]map[string]any, names tableNames, metrics []report.Metric) error {
 	var b strings.Builder
-	b.WriteString("| scenario | metric | Go mesh ← Go client | happner-2 ← Go client | ratio | Go mesh ← npm MeshClient | happner-2 ← npm MeshClient | ratio |\n")
+	fmt.Fprintf(&b, "| scenario | metric | %[1]s ← Go client | %[2]s ← Go client | ratio | %[1]s ← npm MeshClient | %[2]s ← npm MeshClient | ratio |\n", names.goName, names.peerName)
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, secure := range []bool{false, true} {
 		for _, sc := range scenarioNames {
@@ -105,12 +126,12 @@ func writeTable(w io.Writer, sets [4]map[resultKey]map[string]any) error {
 			if secure {
 				name += " (secure)"
 			}
-			for _, m := range tableMetrics {
+			for _, m := range metrics {
 				report.Row(&b, name, m.Label,
 					cell(rs[0], m.Key), cell(rs[1], m.Key), ratio(rs[0], rs[1], m, sc),
 					cell(rs[2], m.Key), cell(rs[3], m.Key), ratio(rs[2], rs[3], m, sc))
 			}
-			if note := report.ErrorNote(columnNames, rs); note != "" {
+			if note := report.ErrorNote(names.columns(), rs); note != "" {
 				report.Row(&b, name, "errors", note, "", "", "", "", "")
 			}
 		}

@@ -1,15 +1,18 @@
 //go:build linux
 
-package happn
+// Package sockio reads and writes TCP sockets with raw, non-blocking system
+// calls, for the server's websockets and the Go client's.
+package sockio
 
 import (
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"unsafe"
 )
 
-// sockIO reads and writes a TCP socket with raw, non-blocking system calls
+// IO reads and writes a TCP socket with raw, non-blocking system calls
 // (RawSyscall) on its file descriptor, waiting for readiness through the
 // runtime's network poller as net.Conn does. Unlike net.Conn, it does not
 // tell the scheduler that a system call is under way: a socket read or
@@ -17,14 +20,14 @@ import (
 // wakes the runtime's monitor thread whenever the process was idle, a futex
 // wake-up and a few timer sleeps for every request of a client that sends
 // one request at a time. Deadlines set on the net.Conn still apply.
-type sockIO struct {
+type IO struct {
 	rc   syscall.RawConn
 	iovs []syscall.Iovec // reused by writev (one writer at a time)
 }
 
-// newSockIO returns raw socket I/O for a plain TCP connection, nil for
-// anything else (TLS, pipes), which keep using net.Conn.
-func newSockIO(c net.Conn) *sockIO {
+// New returns raw socket I/O for a plain TCP connection, nil for anything
+// else (TLS, pipes), which keep using net.Conn.
+func New(c net.Conn) *IO {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil
@@ -33,11 +36,11 @@ func newSockIO(c net.Conn) *sockIO {
 	if err != nil {
 		return nil
 	}
-	return &sockIO{rc: rc}
+	return &IO{rc: rc}
 }
 
 // Read reads what the socket has, waiting when it has nothing.
-func (s *sockIO) Read(p []byte) (int, error) {
+func (s *IO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -71,9 +74,9 @@ func (s *sockIO) Read(p []byte) (int, error) {
 // maxIovecs is the most buffers one writev takes (IOV_MAX).
 const maxIovecs = 1024
 
-// writev writes every buffer, in order, with as few writev calls as the
-// socket allows.
-func (s *sockIO) writev(bufs [][]byte) error {
+// Writev writes every buffer, in order, with as few writev calls as the
+// socket allows. Calls must not overlap.
+func (s *IO) Writev(bufs [][]byte) error {
 	iovs := s.iovs[:0]
 	for _, b := range bufs {
 		if len(b) > 0 {
@@ -116,4 +119,39 @@ func (s *sockIO) writev(bufs [][]byte) error {
 		return errno
 	}
 	return nil
+}
+
+// Write writes p (one buffer of Writev).
+func (s *IO) Write(p []byte) (int, error) {
+	if err := s.Writev([][]byte{p}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Conn is a net.Conn whose reads and writes go through IO: for libraries
+// that take a net.Conn (the websocket client).
+type Conn struct {
+	net.Conn
+	io *IO
+	mu sync.Mutex // one writer at a time (Writev reuses its buffers)
+}
+
+// Wrap returns c with raw socket I/O when c is a plain TCP connection, c
+// itself otherwise.
+func Wrap(c net.Conn) net.Conn {
+	if io := New(c); io != nil {
+		return &Conn{Conn: c, io: io}
+	}
+	return c
+}
+
+// Read reads through the raw socket.
+func (c *Conn) Read(p []byte) (int, error) { return c.io.Read(p) }
+
+// Write writes through the raw socket; concurrent writes are serialised.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.io.Write(p)
 }
