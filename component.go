@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // component is a named, mesh-exposed instance of a module.
@@ -28,6 +29,17 @@ type component struct {
 	// for (a handful per component; bounded against hostile callers).
 	rangesMu sync.RWMutex
 	ranges   map[string]bool
+	// views are the component's exchange, event and data views that act
+	// as the mesh's own identity, shared by every call that binds no
+	// caller (they hold no per-call state).
+	views atomic.Pointer[happnViews]
+}
+
+// happnViews are the exchange, event and data views of one $happn.
+type happnViews struct {
+	x Exchange
+	e Events
+	d Data
 }
 
 // maxCachedRanges bounds a component's cache of version range answers.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/happner-go/happner/configfile"
+	"github.com/happner-go/happner/dashboard"
 	"github.com/happner-go/happner/gctune"
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/logging"
@@ -85,6 +86,10 @@ type Config struct {
 	Registry *Registry
 	// Logger receives the mesh's logs; default slog.Default().
 	Logger *slog.Logger
+	// Dashboard configures the live page at /dashboard and the snapshots
+	// the mesh publishes for it (a config file's top-level "dashboard"
+	// key); on by default.
+	Dashboard dashboard.Options
 }
 
 // ModuleConfig is one entry of config.modules.
@@ -221,6 +226,8 @@ type fileConfig struct {
 	// GC (percent, memoryLimit): the process's garbage collector, as in a
 	// happn file's gc section; this top-level key wins.
 	GC *gctune.Options `json:"gc" yaml:"gc"`
+	// Dashboard (enabled, intervalMs): the page at /dashboard.
+	Dashboard *dashboard.Options `json:"dashboard" yaml:"dashboard"`
 
 	Endpoints configfile.Unsupported `json:"endpoints" unsupported:"mesh-to-mesh endpoints are not implemented"`
 	Plugins   configfile.Unsupported `json:"plugins" unsupported:"plugins are not implemented"`
@@ -301,6 +308,9 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 	}
 	if fc.GC != nil {
 		hc.GC = *fc.GC
+	}
+	if fc.Dashboard != nil {
+		cfg.Dashboard = *fc.Dashboard
 	}
 	if fc.Log != nil {
 		if err := fc.Log.Validate(); err != nil {

@@ -19,6 +19,19 @@ type DynamicModule interface {
 	HappnerCall(ctx context.Context, h *Happn, method string, args []any) ([]any, error)
 }
 
+// AsyncDynamicModule is a DynamicModule whose calls complete later, without
+// a goroutine waiting for them: a cluster broker's component, whose calls
+// wait for another member. The mesh starts such a call on the goroutine
+// its request arrived on and publishes the reply when done is called.
+type AsyncDynamicModule interface {
+	DynamicModule
+	// HappnerCallAsync starts method with args for the call described by
+	// h and returns at once; done is called exactly once, from any
+	// goroutine (or before HappnerCallAsync returns), with the results.
+	// args are valid only until HappnerCallAsync returns.
+	HappnerCallAsync(ctx context.Context, h *Happn, method string, args []any, done func([]any, error))
+}
+
 // dynamicMethods builds the exposed methods of a DynamicModule.
 func dynamicMethods(dm DynamicModule) map[string]*method {
 	list := dm.HappnerMethods()
@@ -38,9 +51,15 @@ func dynamicMethods(dm DynamicModule) map[string]*method {
 			}
 			d = &cp
 		}
-		out[name] = &method{name: name, goName: name, desc: d, dyn: func(ctx context.Context, h *Happn, args []any) ([]any, error) {
+		meth := &method{name: name, goName: name, desc: d, dyn: func(ctx context.Context, h *Happn, args []any) ([]any, error) {
 			return dm.HappnerCall(ctx, h, name, args)
 		}}
+		if adm, ok := dm.(AsyncDynamicModule); ok {
+			meth.dynAsync = func(ctx context.Context, h *Happn, args []any, done func([]any, error)) {
+				adm.HappnerCallAsync(ctx, h, name, args, done)
+			}
+		}
+		out[name] = meth
 	}
 	return out
 }

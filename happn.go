@@ -74,18 +74,28 @@ func (m *Mesh) newHappn(ctx context.Context, c *component, origin *Origin) *Happ
 		Log:  c.log,
 		mesh: m, comp: c,
 	}
-	bound := m.bindingNecessary(c, origin)
-	var bind *Origin
-	if bound {
-		bind = origin
+	var v *happnViews
+	if m.bindingNecessary(c, origin) {
+		v = m.newViews(c, origin)
+	} else if v = c.views.Load(); v == nil {
+		v = m.newViews(c, nil)
+		c.views.Store(v)
 	}
-	h.Exchange = &Exchange{mesh: m, origin: bind, from: c}
-	h.Event = &Events{mesh: m, origin: bind, from: c}
-	h.Data = &Data{mesh: m, prefix: "/_data/" + c.name + "/", origin: bind}
+	h.Exchange, h.Event, h.Data = &v.x, &v.e, &v.d
 	if lvl := c.config.AccessLevel; lvl == "mesh" || lvl == "root" {
 		h.Mesh = m
 	}
 	return h
+}
+
+// newViews returns c's exchange, event and data views acting as bind (nil:
+// the mesh's own identity), in one allocation.
+func (m *Mesh) newViews(c *component, bind *Origin) *happnViews {
+	return &happnViews{
+		x: Exchange{mesh: m, origin: bind, from: c},
+		e: Events{mesh: m, origin: bind, from: c},
+		d: Data{mesh: m, prefix: "/_data/" + c.name + "/", origin: bind},
+	}
 }
 
 // bindingNecessary reports whether onward calls of c run as origin

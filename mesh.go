@@ -20,6 +20,7 @@ import (
 	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/happn/security"
 
+	"github.com/happner-go/happner/dashboard"
 	"github.com/happner-go/happner/internal/jsonscan"
 	"github.com/happner-go/happner/internal/version"
 	"github.com/happner-go/happner/logging"
@@ -81,6 +82,10 @@ type Mesh struct {
 	// brokering is set once a component of a cluster member brokers
 	// components ($broker): the description is then brokered.
 	brokering bool
+	// dash publishes the dashboard's snapshots (nil when it is off);
+	// dashWG waits for it to stop.
+	dash   *dashboard.Publisher
+	dashWG sync.WaitGroup
 	// awaiting are the components whose start waits for dependencies.
 	awaiting map[string]bool
 
@@ -116,6 +121,7 @@ func Create(ctx context.Context, cfg Config) (*Mesh, error) {
 		_ = m.Stop(context.Background())
 		return nil, err
 	}
+	m.runDashboard()
 	return m, nil
 }
 
@@ -164,6 +170,10 @@ func (m *Mesh) initialize(ctx context.Context) error {
 	hc.Name = m.cfg.Name
 	// REST does its own authorisation; the client bundle is public.
 	hc.HTTPExclusions = append(slices.Clone(hc.HTTPExclusions), "/api/client", "/primus/*", "/rest/login", "/rest/method/*")
+	if m.cfg.Dashboard.On() {
+		// the page is public, its data needs a login
+		hc.HTTPExclusions = append(hc.HTTPExclusions, dashboard.PagePath, dashboard.PagePath+"/*")
+	}
 	if hc.Logger == nil {
 		hc.Logger = m.log
 	}
@@ -194,6 +204,7 @@ func (m *Mesh) initialize(ctx context.Context) error {
 		return err
 	}
 	srv.Handle("/", m.web)
+	m.mountDashboard()
 	if m.cfg.ListenFirst {
 		if err := m.listen(ctx); err != nil {
 			return err
@@ -398,6 +409,7 @@ func (m *Mesh) Stop(ctx context.Context) error {
 		m.cancelRequests()
 	}
 	m.cancel()
+	m.dashWG.Wait()
 	waited := make(chan struct{})
 	go func() { m.calls.Wait(); close(waited) }()
 	select {
@@ -714,7 +726,7 @@ func (r *request) decode(data []byte) error {
 // It runs on the publisher's goroutine: it decodes and hands the call to a
 // goroutine of its own.
 func (m *Mesh) onRequest(p *happn.Publication) {
-	call := &exchangeCall{mesh: m, fromPeer: p.Peer}
+	call := &exchangeCall{mesh: m, fromPeer: p.Peer, batch: p.Batch()}
 	req := &call.req
 	if err := req.decode(p.Data); err != nil || req.CallbackAddress == "" {
 		m.log.Debug("happner: message discarded", "path", p.Path, "reason", "No callback address")
@@ -741,6 +753,9 @@ func (m *Mesh) onRequest(p *happn.Publication) {
 		call.origin = &req.Origin
 	}
 	m.calls.Add(1)
+	if m.startAsync(call) {
+		return
+	}
 	if p.Inline && m.cfg.InlineCallBudget > 0 && m.inlineable(call.component, call.method) {
 		// the request came alone on its connection and the method is
 		// quick: run it here, so that its reply shares the request's write
@@ -770,7 +785,10 @@ type exchangeCall struct {
 	component, method string
 	origin            *Origin
 	fromPeer          bool // the request came from another cluster member
-	argsBuf           [4]json.RawMessage
+	// batch is the batch of the reader the request came on: an async
+	// method's own requests may leave at its end (see happn.Batch)
+	batch   happn.Batch
+	argsBuf [4]json.RawMessage
 }
 
 func (c *exchangeCall) run() {
@@ -795,30 +813,82 @@ func (m *Mesh) serve(compName, methodName string, req *request, origin *Origin, 
 			res = m.operate(ctx, c, methodName, callArgs{raw: req.args}, origin, req.Version)
 		}
 		payload = encodeReply(res)
-		// a member's request is answered on its own connection, whatever
-		// its origin says
-		if (m.cfg.DirectResponses || c.config.DirectResponses) && !fromPeer && res.failed == nil && origin != nil && origin.ID != "" {
-			targets = []string{origin.ID}
+		if res.failed == nil {
+			targets = m.directTargets(c, fromPeer, origin)
 		}
 	}
-	if req.CallbackPeer != "" && m.cfg.Remote != nil {
+	m.sendReply(ctx, req.CallbackPeer, req.CallbackAddress, payload, targets)
+}
+
+// directTargets are the sessions a reply of c goes to with direct
+// responses on: the caller's alone. A member's request is answered on its
+// own connection, whatever its origin says.
+func (m *Mesh) directTargets(c *component, fromPeer bool, origin *Origin) []string {
+	if (m.cfg.DirectResponses || c.config.DirectResponses) && !fromPeer && origin != nil && origin.ID != "" {
+		return []string{origin.ID}
+	}
+	return nil
+}
+
+// sendReply delivers a call's reply: through the calling member's
+// connection for a request from another cluster member (callbackPeer),
+// else published on the callback address (to targets only, when set).
+func (m *Mesh) sendReply(ctx context.Context, callbackPeer, address string, payload []byte, targets []string) {
+	if callbackPeer != "" && m.cfg.Remote != nil {
 		// a request from another cluster member: the reply goes back
 		// through that member's connection
-		if err := m.cfg.Remote.RemoteReply(ctx, req.CallbackPeer, req.CallbackAddress, payload); err != nil {
-			m.log.Warn("happner: publishing reply failed", "address", req.CallbackAddress, "peer", req.CallbackPeer, "err", err)
+		if err := m.cfg.Remote.RemoteReply(ctx, callbackPeer, address, payload); err != nil {
+			m.log.Warn("happner: publishing reply failed", "address", address, "peer", callbackPeer, "err", err)
 		}
 		return
 	}
 	// the reply is published by the mesh's own session, as happner does,
 	// straight into happn: no request frame and no reply to wait for
 	admin := m.adminOrigin()
-	reply := happn.PublishRequest{Path: req.CallbackAddress, Data: payload, TargetClients: targets, SessionID: admin.ID, WriteInline: true}
+	reply := happn.PublishRequest{Path: address, Data: payload, TargetClients: targets, SessionID: admin.ID, WriteInline: true}
 	if m.secure {
 		reply.Origin = &happn.Origin{Username: admin.Username, ID: admin.ID}
 	}
 	if _, err := m.srv.Publish(ctx, reply); err != nil {
-		m.log.Warn("happner: publishing reply failed", "address", req.CallbackAddress, "err", err)
+		m.log.Warn("happner: publishing reply failed", "address", address, "err", err)
 	}
+}
+
+// startAsync starts a call of an AsyncDynamicModule's method (a brokered
+// component, whose calls wait for another member) on the goroutine the
+// request arrived on, and reports whether it did: no worker waits for the
+// reply, which is published when the call completes. Anything the call
+// cannot start with (an unknown component or method, bad arguments, a
+// version mismatch) is left to serve, which answers it.
+func (m *Mesh) startAsync(call *exchangeCall) bool {
+	c := m.component(call.component)
+	if c == nil {
+		return false
+	}
+	meth := c.methods[call.method]
+	req := &call.req
+	if meth == nil || meth.dynAsync == nil || req.badArgs || (req.Version != "" && !c.satisfies(req.Version)) {
+		return false
+	}
+	// what the reply needs outlives the request's bytes
+	peer, address := strings.Clone(req.CallbackPeer), strings.Clone(req.CallbackAddress)
+	var origin *Origin
+	if call.origin != nil {
+		origin = &Origin{ID: strings.Clone(call.origin.ID), Username: strings.Clone(call.origin.Username), Override: call.origin.Override}
+	}
+	targets := m.directTargets(c, call.fromPeer, origin)
+	ctx := happn.ContextWithBatch(m.ctx, call.batch)
+	start := time.Now()
+	meth.dynAsync(ctx, m.newHappn(ctx, c, origin), callArgs{raw: req.args}.any(), func(results []any, err error) {
+		defer m.calls.Done()
+		res := callResult{results: results, err: err}
+		if meth.stats != nil {
+			took := time.Since(start)
+			meth.stats.Done(took, m.callStatus(res, took))
+		}
+		m.sendReply(ctx, peer, address, encodeReply(res), targets)
+	})
+	return true
 }
 
 // operate checks and runs one call of component c (happner's operate):

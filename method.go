@@ -46,6 +46,9 @@ type method struct {
 	schema   MethodSchema
 	// dyn runs a DynamicModule's method instead of fn.
 	dyn func(ctx context.Context, h *Happn, args []any) ([]any, error)
+	// dynAsync, when set, starts a call of an AsyncDynamicModule's method
+	// that completes later (see Mesh.startAsync).
+	dynAsync func(ctx context.Context, h *Happn, args []any, done func([]any, error))
 	// stats are the method's metrics, bound when its component joins the
 	// mesh (nil when metrics are off).
 	stats *metrics.Call

@@ -61,7 +61,7 @@ func (m *Mesh) wantsRemote(c *component, rng string) bool {
 	if m.cfg.Remote == nil {
 		return false
 	}
-	return c == nil || (rng != "" && !versionSatisfies(c.version, rng))
+	return c == nil || (rng != "" && !c.satisfies(rng))
 }
 
 // awaitDependencies is the start gate: a component's start waits until its

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/happner-go/happner/dashboard"
 	"github.com/happner-go/happner/happn"
 )
 
@@ -111,6 +112,9 @@ func restMesh(t *testing.T, auth Authenticator, secure bool) *Mesh {
 		Modules:       map[string]ModuleConfig{"calc": {Instance: restCalc{}}},
 		Components:    map[string]ComponentConfig{"calc": {}},
 		Authenticator: auth,
+		// no snapshot publisher: it reads m.secure, which this test sets
+		// after Create
+		Dashboard: dashboard.Options{Enabled: new(bool)},
 	})
 	if err != nil {
 		t.Fatal(err)

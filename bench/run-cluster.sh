@@ -157,7 +157,7 @@ js_side() {
   mport="$(free_port)"
   mkdir -p "$TMP/ferret/data"
   "$ferret" --handler=sqlite --sqlite-url="file:$TMP/ferret/data/" --state-dir="$TMP/ferret" \
-    --listen-addr="127.0.0.1:$mport" --telemetry=disable --log-level=error > "$TMP/ferret.out" 2>&1 &
+    --listen-addr="127.0.0.1:$mport" --debug-addr=- --telemetry=disable --log-level=error > "$TMP/ferret.out" 2>&1 &
   PIDS+=("$!")
   local up=0
   for _ in $(seq 300); do
@@ -174,12 +174,14 @@ js_side() {
   fi
   local p1 p2 s1 s2
   p1="$(free_port)"; p2="$(free_port)"; s1="$(free_port)"; s2="$(free_port)"
-  local common=(--mongo "mongodb://127.0.0.1:$mport" --seed-port "$s1" --peers 2)
+  local common=(--mongo "mongodb://127.0.0.1:$mport" --seed-port "$s1")
+  # The worker (the SWIM seed) is stable alone; the edge waits until it sees
+  # both members, so each can be waited for in turn.
   NODE_PATH="$peer/node_modules" start js-worker "peer member W listening on " node "$BENCH_DIR/peer/cluster-member.js" \
-    --role worker --name W --port "$p1" --swim-port "$s1" --seed "${common[@]}" || return 1
+    --role worker --name W --port "$p1" --swim-port "$s1" --seed --peers 1 "${common[@]}" || return 1
   local worker="$ADDR" wpid="${PIDS[-1]}"
   NODE_PATH="$peer/node_modules" start js-edge "peer member E listening on " node "$BENCH_DIR/peer/cluster-member.js" \
-    --role edge --name E --port "$p2" --swim-port "$s2" "${common[@]}" || return 1
+    --role edge --name E --port "$p2" --swim-port "$s2" --peers 2 "${common[@]}" || return 1
   local edge="$ADDR" epid="${PIDS[-1]}"
   sleep 3 # the edge learns the worker's description (SWIM, then the peer connection)
   for client in go npm; do

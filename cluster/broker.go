@@ -122,6 +122,21 @@ func (b *brokerModule) HappnerCall(ctx context.Context, h *happner.Happn, method
 	if b.m.remote == nil {
 		return nil, fmt.Errorf("cluster: member not started")
 	}
+	return b.m.remote.call(ctx, b.remoteCall(h, method, args))
+}
+
+// HappnerCallAsync is HappnerCall without a goroutine waiting for the
+// other member's reply (happner.AsyncDynamicModule).
+func (b *brokerModule) HappnerCallAsync(ctx context.Context, h *happner.Happn, method string, args []any, done func([]any, error)) {
+	if b.m.remote == nil {
+		done(nil, fmt.Errorf("cluster: member not started"))
+		return
+	}
+	b.m.remote.callAsync(ctx, b.remoteCall(h, method, args), done)
+}
+
+// remoteCall describes a call of method for the caller of h.
+func (b *brokerModule) remoteCall(h *happner.Happn, method string, args []any) remoteCall {
 	rc := remoteCall{component: b.component, method: method, rng: b.rng, args: args}
 	if h != nil && h.Origin != nil {
 		rc.origin = h.Origin
@@ -129,7 +144,7 @@ func (b *brokerModule) HappnerCall(ctx context.Context, h *happner.Happn, method
 			rc.onBehalfOf = h.Origin.Username
 		}
 	}
-	return b.m.remote.call(ctx, rc)
+	return rc
 }
 
 // inject creates the placeholders: declared methods, version = range.

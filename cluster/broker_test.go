@@ -515,3 +515,81 @@ func TestWebProxyPickIsStickyAndMinimal(t *testing.T) {
 		t.Fatal("pick without members")
 	}
 }
+
+// A brokered call waits for the other member without a goroutine: it still
+// times out, fails at once when the member it waits for leaves, and does
+// not hold up the edge's stop.
+func TestBrokeredCallEnds(t *testing.T) {
+	ctx := context.Background()
+	shared := newShared(t)
+	const dep = "b-async-end"
+	section := `{"remoteComponent": {"version": "^2.0.0", "methods": {"slow": {}}}}`
+	internal := startOne(t, internalConfig(dep, shared, map[string]string{"remoteComponent": "2.0.0"}))
+	ec := edgeConfig(t, dep, shared, 1, section)
+	ec.Cluster.ResponseTimeout = 300 * time.Millisecond
+	edge := startOne(t, ec)
+	awaitEntries(t, edge, 1, 1)
+	cl := login(t, edge)
+
+	if _, err := clientCall(ctx, cl, "remoteComponent", "slow", 2000); errMessage(err) != "Timeout awaiting response on remoteComponent.slow version: ^2.0.0" {
+		t.Fatalf("slow brokered call: %v, want the response timeout", err)
+	}
+	if got, err := clientCall(ctx, cl, "remoteComponent", "slow", 1); err != nil || got != internal.Mesh().Name() {
+		t.Fatalf("quick brokered call after a timeout: %q %v", got, err)
+	}
+
+	// the edge stops with a call in flight: the call ends, the stop returns
+	done := make(chan error, 1)
+	go func() {
+		_, err := clientCall(ctx, cl, "remoteComponent", "slow", 250)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	began := time.Now()
+	if err := edge.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d > 2*time.Second {
+		t.Errorf("the edge took %s to stop with a brokered call in flight", d)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the brokered call in flight never ended")
+	}
+}
+
+// Calls that reach the edge together (one client, many in flight: its
+// reader handles them as one batch) are sent on to the internal member
+// together, at the end of the batch, and each gets its own answer.
+func TestBrokeredCallsOfOneBatch(t *testing.T) {
+	ctx := context.Background()
+	shared := newShared(t)
+	section := `{"remoteComponent": {"version": "^2.0.0", "methods": {"method1": {}}}}`
+	internal := startOne(t, internalConfig("b-batch", shared, map[string]string{"remoteComponent": "2.0.0"}))
+	edge := startOne(t, edgeConfig(t, "b-batch", shared, 1, section))
+	awaitEntries(t, edge, 1, 1)
+	cl := login(t, edge)
+	const calls = 300
+	errs := make(chan error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			arg := fmt.Sprintf("call-%d", i)
+			got, err := clientCall(ctx, cl, "remoteComponent", "method1", arg)
+			if err == nil && got != internal.Name()+":"+arg {
+				err = fmt.Errorf("%s answered %q", arg, got)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func withDependor(c Config, d *dependor, deps string, t *testing.T) Config {
 }
 
 // Components call remote components through $happn.exchange, $call and
-// asAdmin (happner-cluster-README "Using remote components"), and receive
+// asAdmin (as happner-cluster's documentation shows), and receive
 // the events of the versions they depend on (02, 05, 06).
 func TestComponentsUseRemoteComponents(t *testing.T) {
 	shared := newShared(t)

@@ -3,9 +3,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -321,5 +324,54 @@ func TestModuleSchemaBrokers(t *testing.T) {
 	got, err := clientCall(ctx, login(t, edge), "remoteComponent", "method1", "m")
 	if err != nil || got != internal.Name()+":m" {
 		t.Fatalf("brokered call: %q %v", got, err)
+	}
+}
+
+// decodeReply reads the replies members send: results after a null error,
+// an error with its fields, and refuses what is not a reply.
+func TestDecodeReply(t *testing.T) {
+	out, err := decodeReply(json.RawMessage(`{"status":"ok","args":[null,3,{"a":"b"}]}`))
+	if err != nil || len(out) != 2 || string(out[0].(json.RawMessage)) != "3" || string(out[1].(json.RawMessage)) != `{"a":"b"}` {
+		t.Fatalf("ok reply: %v %v", out, err)
+	}
+	if out, err = decodeReply(json.RawMessage(`{"args":[],"status":"ok"}`)); err != nil || len(out) != 0 {
+		t.Fatalf("empty ok reply: %v %v", out, err)
+	}
+	_, err = decodeReply(json.RawMessage(`{"status":"error","args":[{"name":"NotFound","message":"no such thing","code":404}]}`))
+	var he *happner.Error
+	if !errors.As(err, &he) || he.Name != "NotFound" || he.Message != "no such thing" {
+		t.Fatalf("error reply: %#v", err)
+	}
+	for _, bad := range []string{`[1]`, `{"status":1}`, `{"status":"ok","args":{}}`, `{"status":"ok"`} {
+		if _, err := decodeReply(json.RawMessage(bad)); err == nil || !strings.Contains(err.Error(), "invalid reply") {
+			t.Errorf("%s: %v, want an invalid reply error", bad, err)
+		}
+	}
+}
+
+// A member's request to another is what encoding/json makes of it.
+func TestExchangeRequestEncoding(t *testing.T) {
+	for _, q := range []exchangeRequest{
+		{CallbackAddress: "/_exchange/responses/D/c/m/sid/1", Args: []any{json.RawMessage(`{"a":1}`), 2.5, "x<y>&\"z\"", nil, map[string]any{"k": []int{1}}},
+			Origin: requestOrigin{ID: "s1", Username: "bob"}, Version: "^1.0.0"},
+		{CallbackAddress: "/a", Args: []any{}, Origin: requestOrigin{ID: "é\n"}},
+		{CallbackAddress: "/a", Args: nil},
+		{CallbackAddress: "/a", Args: []any{json.RawMessage(` [1, 2] `)}},
+	} {
+		got, err := q.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil || !reflect.DeepEqual(g, w) {
+			t.Errorf("encode: %s\nencoding/json: %s", got, want)
+		}
+	}
+	if _, err := (&exchangeRequest{Args: []any{func() {}}}).encode(); err == nil {
+		t.Error("an argument JSON cannot hold was encoded")
 	}
 }

@@ -22,7 +22,16 @@ import (
 	"os"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+// quiet is the members' logger: silent, or the debug log on stderr when
+// HAPPNER_TEST_LOG=debug (to follow a failing test).
+var quiet = testLogger()
+
+func testLogger() *slog.Logger {
+	if os.Getenv("HAPPNER_TEST_LOG") == "debug" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 // slack is how many times longer the tests wait, and let calls take, on
 // the shared store in use: FerretDB (HAPPNER_CLUSTER_STORE=mongo) reads its

@@ -303,6 +303,9 @@ func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 	m.srv.SetReplicationPaths(m.paths)
 	m.stops = append(m.stops, m.srv.AddReadyCheck("cluster", m.ready), m.met.ReportCluster(m.state))
 	m.remote = newRemote(m)
+	if d := m.mesh.Dashboard(); d != nil {
+		d.SetCluster(m.dashboardView)
+	}
 	m.stops = append(m.stops, m.remote.start())
 	if m.broker != nil {
 		if err := m.broker.inject(ctx); err != nil {
@@ -355,9 +358,10 @@ func (m *Member) join(ctx context.Context, meshCfg happner.Config) error {
 	if err := m.reg.pulse(ctx, m.self); err != nil {
 		return err
 	}
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.run()
 	go m.runSecurity()
+	go m.relayDashboards()
 
 	if err := m.awaitDiscovery(ctx); err != nil {
 		return err

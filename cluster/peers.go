@@ -318,8 +318,8 @@ func (m *Member) update(name string, p *peer, fn func(p *peer)) {
 // the background.
 func (m *Member) connect(p *peer) {
 	ctx, cancel := context.WithCancel(m.ctx)
-	name := p.rec.Name
 	m.mu.Lock()
+	name := p.rec.Name // p.rec is updated by scans under m.mu
 	if m.stopped {
 		m.mu.Unlock()
 		cancel()

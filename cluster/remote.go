@@ -16,6 +16,7 @@ import (
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/happn"
 	"github.com/happner-go/happner/happn/client"
+	"github.com/happner-go/happner/internal/jsonscan"
 )
 
 // remote calls components on other members: requests go out on the chosen
@@ -53,7 +54,9 @@ type pendingCall struct {
 	component string
 	method    string
 	rng       string
-	reply     chan callReply
+	// deliver hands the call its reply; it is called once, by whoever
+	// took the call out of the pending table.
+	deliver func(callReply)
 }
 
 type callReply struct {
@@ -125,7 +128,7 @@ func (r *remote) failAll(match func(*pendingCall) bool, mk func(*pendingCall) er
 	}
 	r.mu.Unlock()
 	for _, pc := range failed {
-		pc.reply <- callReply{err: mk(pc)}
+		pc.deliver(callReply{err: mk(pc)})
 	}
 }
 
@@ -142,6 +145,43 @@ type requestOrigin struct {
 	Username string `json:"username,omitempty"`
 }
 
+// encode writes the request as encoding/json would, without reflection
+// for the envelope: arguments that arrived as JSON are copied as they are.
+func (q *exchangeRequest) encode() ([]byte, error) {
+	b := make([]byte, 0, 160)
+	b = append(b, `{"callbackAddress":`...)
+	b = jsonscan.AppendString(b, q.CallbackAddress)
+	b = append(b, `,"args":`...)
+	if q.Args == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range q.Args {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			raw, ok := a.(json.RawMessage)
+			if !ok || !json.Valid(raw) {
+				var err error
+				if raw, err = json.Marshal(a); err != nil {
+					return nil, err
+				}
+			}
+			b = append(b, raw...)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"origin":{"id":`...)
+	b = jsonscan.AppendString(b, q.Origin.ID)
+	if q.Origin.Username != "" {
+		b = append(b, `,"username":`...)
+		b = jsonscan.AppendString(b, q.Origin.Username)
+	}
+	b = append(b, `},"version":`...)
+	b = jsonscan.AppendString(b, q.Version)
+	return append(b, '}'), nil
+}
+
 // fail ends the call awaiting a reply at addr with err.
 func (r *remote) fail(addr string, err error) {
 	r.mu.Lock()
@@ -149,7 +189,7 @@ func (r *remote) fail(addr string, err error) {
 	delete(r.pending, addr)
 	r.mu.Unlock()
 	if pc != nil {
-		pc.reply <- callReply{err: err}
+		pc.deliver(callReply{err: err})
 	}
 }
 
@@ -187,7 +227,7 @@ func (r *remote) onPeerReply(ev client.Event) {
 	delete(r.pending, ev.Meta.Path)
 	r.mu.Unlock()
 	if pc != nil {
-		pc.reply <- callReply{data: ev.Data}
+		pc.deliver(callReply{data: ev.Data})
 	}
 }
 
@@ -200,7 +240,7 @@ func (r *remote) onReply(pub *happn.Publication) {
 	if pc == nil {
 		return
 	}
-	pc.reply <- callReply{data: append(json.RawMessage(nil), pub.Data...)}
+	pc.deliver(callReply{data: append(json.RawMessage(nil), pub.Data...)})
 }
 
 // remoteCall is one call to a component on another member.
@@ -213,6 +253,10 @@ type remoteCall struct {
 	origin *happner.Origin
 	// onBehalfOf makes the peer authorise the request as this user.
 	onBehalfOf string
+	// batch, for an async call started on a client connection's reader,
+	// lets the request wait for the end of the reader's batch, so that the
+	// calls of a batch go to a peer in one write (see happn.Batch).
+	batch happn.Batch
 }
 
 // errNotImplemented is happner-cluster's error when no member implements
@@ -229,39 +273,105 @@ func displayRange(rng string) string {
 	return rng
 }
 
-// call sends the request to the chosen member and waits for the reply,
-// and records the call's outcome in the metrics.
+// call sends the request to the chosen member and waits for the reply
+// (callAsync, waited for).
 func (r *remote) call(ctx context.Context, c remoteCall) ([]any, error) {
-	stats := r.m.met.RemoteCall(c.component, c.method)
-	if stats == nil {
-		return r.send(ctx, c)
+	type result struct {
+		res []any
+		err error
 	}
-	start := time.Now()
-	res, err := r.send(ctx, c)
-	stats.Done(time.Since(start), remoteStatus(err))
-	return res, err
+	ch := make(chan result, 1)
+	r.callAsync(ctx, c, func(res []any, err error) { ch <- result{res, err} })
+	out := <-ch
+	return out.res, out.err
 }
 
-// send sends the request to the chosen member and waits for the reply.
-func (r *remote) send(ctx context.Context, c remoteCall) ([]any, error) {
+// callAsync sends the request and returns without waiting: done gets the
+// results once the reply arrives, the call fails, the response timeout
+// passes or ctx ends (on whichever goroutine that happens). The outcome is
+// recorded in the metrics.
+func (r *remote) callAsync(ctx context.Context, c remoteCall, done func([]any, error)) {
+	began := time.Now()
+	c.batch = happn.BatchFromContext(ctx)
+	var timer *time.Timer
+	var unwatch func() bool
+	finish := func(rep callReply) {
+		// armed before the request was sent, so before any reply
+		timer.Stop()
+		unwatch()
+		var res []any
+		err := rep.err
+		if err == nil {
+			res, err = decodeReply(rep.data)
+		}
+		r.record(c, began, err)
+		done(res, err)
+	}
+	err := r.send(ctx, c, finish, func(addr, rng string) {
+		end := func(err error) {
+			if pc := r.take(addr); pc != nil {
+				pc.deliver(callReply{err: err})
+			}
+		}
+		timer = time.AfterFunc(r.m.cfg.Cluster.ResponseTimeout, func() { end(errTimeout(c, rng)) })
+		// a caller that gives up (the mesh stopping) ends the call
+		unwatch = context.AfterFunc(ctx, func() {
+			end(fmt.Errorf("cluster: awaiting response on %s.%s: %w", c.component, c.method, ctx.Err()))
+		})
+	})
+	if err != nil {
+		if timer != nil { // armed, then the request could not be sent
+			timer.Stop()
+			unwatch()
+		}
+		r.record(c, time.Time{}, err)
+		done(nil, err)
+	}
+}
+
+// errTimeout is the error of a call whose reply did not come in time.
+func errTimeout(c remoteCall, rng string) error {
+	return happner.NewError("Error", fmt.Sprintf("Timeout awaiting response on %s.%s version: %s", c.component, c.method, rng))
+}
+
+// record counts a remote call's outcome in the metrics; a zero began
+// means the call was never sent.
+func (r *remote) record(c remoteCall, began time.Time, err error) {
+	stats := r.m.met.RemoteCall(c.component, c.method)
+	if stats == nil {
+		return
+	}
+	var took time.Duration
+	if !began.IsZero() {
+		took = time.Since(began)
+	}
+	stats.Done(took, remoteStatus(err))
+}
+
+// take removes the call awaiting a reply at addr from the pending table
+// and returns it (nil when it is gone: answered, failed or timed out).
+func (r *remote) take(addr string) *pendingCall {
+	r.mu.Lock()
+	pc := r.pending[addr]
+	delete(r.pending, addr)
+	r.mu.Unlock()
+	return pc
+}
+
+// send chooses the member, registers the call with deliver and sends the
+// request without waiting. arm runs once the call's address is known,
+// before the call is registered and its request sent. An error means
+// the call was not sent and deliver will not be called.
+func (r *remote) send(ctx context.Context, c remoteCall, deliver func(callReply), arm func(addr, rng string)) error {
 	rng := displayRange(c.rng)
 	im, ok := r.impl.next(c.component, rng, c.method)
 	if !ok {
-		return nil, errNotImplemented(c.component, rng, c.method)
+		return errNotImplemented(c.component, rng, c.method)
 	}
 	if err := r.subscribeReplies(ctx, im.client); err != nil {
-		return nil, fmt.Errorf("cluster: subscribing to replies from %s: %w", im.peer, err)
+		return fmt.Errorf("cluster: subscribing to replies from %s: %w", im.peer, err)
 	}
 	addr := r.prefix + c.component + "/" + c.method + "/" + r.sid + "/" + strconv.FormatUint(r.seq.Add(1), 10)
-	pc := &pendingCall{peer: im.peer, component: c.component, method: c.method, rng: rng, reply: make(chan callReply, 1)}
-	r.mu.Lock()
-	r.pending[addr] = pc
-	r.mu.Unlock()
-	forget := func() {
-		r.mu.Lock()
-		delete(r.pending, addr)
-		r.mu.Unlock()
-	}
 	req := exchangeRequest{CallbackAddress: addr, Args: c.args, Origin: requestOrigin{ID: r.sid}, Version: rng}
 	if req.Args == nil {
 		req.Args = []any{}
@@ -272,19 +382,28 @@ func (r *remote) send(ctx context.Context, c remoteCall) ([]any, error) {
 		}
 		req.Origin.Username = c.origin.Username
 	}
-	raw, err := json.Marshal(req)
+	raw, err := req.encode()
 	if err != nil {
-		forget()
-		return nil, fmt.Errorf("cluster: encoding request to %s.%s: %w", c.component, c.method, err)
+		return fmt.Errorf("cluster: encoding request to %s.%s: %w", c.component, c.method, err)
 	}
+	// armed before it is registered, so that whoever takes the call out
+	// of the pending table finds its timer set (a context that ends in
+	// between finds nothing to end: the call then ends at the response
+	// timeout)
+	arm(addr, rng)
+	r.mu.Lock()
+	r.pending[addr] = &pendingCall{peer: im.peer, component: c.component, method: c.method, rng: rng, deliver: deliver}
+	r.mu.Unlock()
 	opts := []client.Option{client.NoStore(), client.NoDataResponse(), client.With("noCluster", true)}
 	if c.onBehalfOf != "" {
 		opts = append(opts, client.With("onBehalfOf", c.onBehalfOf))
 	}
+	if c.batch.Valid() {
+		opts = append(opts, client.WriteLater(c.batch.Defer))
+	}
 	// The request's acknowledgement is not waited for on its own: a refusal
 	// (the peer denies the caller, say) fails the call when it arrives,
-	// and otherwise the reply is the only thing the caller waits for, so
-	// that this goroutine wakes once per call.
+	// and otherwise the reply is the only thing the caller waits for.
 	path := "/_exchange/requests/" + r.m.cfg.Domain + "/" + c.component + "/" + c.method
 	err = im.client.SetAsync(path, json.RawMessage(raw), func(err error) {
 		if err != nil {
@@ -292,24 +411,12 @@ func (r *remote) send(ctx context.Context, c remoteCall) ([]any, error) {
 		}
 	}, opts...)
 	if err != nil {
-		forget()
-		return nil, requestError(err)
-	}
-	timer := time.NewTimer(r.m.cfg.Cluster.ResponseTimeout)
-	defer timer.Stop()
-	select {
-	case rep := <-pc.reply:
-		if rep.err != nil {
-			return nil, rep.err
+		if r.take(addr) == nil {
+			return nil // a reply or a failure got there first and was delivered
 		}
-		return decodeReply(rep.data)
-	case <-timer.C:
-		forget()
-		return nil, happner.NewError("Error", fmt.Sprintf("Timeout awaiting response on %s.%s version: %s", c.component, c.method, rng))
-	case <-ctx.Done():
-		forget()
-		return nil, fmt.Errorf("cluster: awaiting response on %s.%s: %w", c.component, c.method, ctx.Err())
+		return requestError(err)
 	}
+	return nil
 }
 
 // requestError turns a failed request set into the error callers see:
@@ -334,11 +441,32 @@ func requestError(err error) error {
 // decodeReply reads a reply {status, args}: ok gives args[1:], anything
 // else the error in args[0].
 func decodeReply(data json.RawMessage) ([]any, error) {
+	// one pass, no reflection: this runs for every remote call
 	var rep struct {
-		Status string            `json:"status"`
-		Args   []json.RawMessage `json:"args"`
+		Status string
+		Args   []json.RawMessage
 	}
-	if err := json.Unmarshal(data, &rep); err != nil {
+	err := jsonscan.EachMember(data, func(k, v []byte) error {
+		switch {
+		case jsonscan.KeyIs(k, "status"):
+			s, ok := jsonscan.Unquote(v)
+			if !ok && string(v) != "null" {
+				return errors.New("status is not a string")
+			}
+			rep.Status = s
+		case jsonscan.KeyIs(k, "args"):
+			rep.Args = rep.Args[:0]
+			if string(v) == "null" {
+				return nil
+			}
+			return jsonscan.EachElement(v, func(a []byte) error {
+				rep.Args = append(rep.Args, a)
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, happner.NewError("Error", "invalid reply: "+err.Error())
 	}
 	if rep.Status != "ok" {

@@ -56,6 +56,7 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 			return SystemError(err, "DataService")
 		}
 	}
+	idle, batch := sess.readerState()
 	p := &publication{
 		op:      actionSet,
 		path:    req.path,
@@ -63,7 +64,8 @@ func (s *Server) set(ctx context.Context, sess *Session, req *request, opts *req
 		rawData: raw,
 		created: rec.Created, modified: rec.Modified,
 		as:         as,
-		readerIdle: sess.readerIdle(),
+		readerIdle: idle,
+		batch:      batch,
 	}
 	kind := replyItem
 	if opts.NoDataResponse {

@@ -80,12 +80,19 @@ func FuzzParseRequest(f *testing.F) {
 			return // encoding/json replaces invalid UTF-8; frames are checked before parsing
 		}
 		if err != nil && !errors.Is(err, jsonscan.ErrSyntax) {
-			err = nil // valid JSON with a member of the wrong type
+			// A member of the wrong type: the request is refused, whether
+			// or not the rest of the frame would have been valid JSON.
+			return
+		}
+		if stdErr == nil && m == nil {
+			// JSON null: encoding/json leaves the map nil without an error,
+			// but a request must be an object.
+			if err == nil {
+				t.Fatalf("scanner accepted %q, which is not an object", frame)
+			}
+			return
 		}
 		if (err == nil) != (stdErr == nil) {
-			if err == nil && m == nil {
-				return
-			}
 			t.Fatalf("scanner error %v, encoding/json error %v, frame %q", err, stdErr, frame)
 		}
 		if err != nil {

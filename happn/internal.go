@@ -51,6 +51,7 @@ type Publication struct {
 	// request's own reply. A subscriber that did so calls Handled.
 	Inline bool
 
+	batch   Batch
 	handled bool
 
 	// what the id is made of, when asked for (see PublicationID)
@@ -63,6 +64,12 @@ type Publication struct {
 // call, on the publisher's goroutine (see Inline): the reader then writes
 // at once instead of giving a worker a moment to answer first.
 func (v *Publication) Handled() { v.handled = true }
+
+// Batch is the batch of the client connection's reader the publication
+// was made on (the zero Batch when it was not made on a reader): work the
+// subscriber starts for it may wait for the batch's end (see
+// [Batch.Defer]) so that a batch of requests costs one write.
+func (v *Publication) Batch() Batch { return v.batch }
 
 // PublicationID returns the publication's id, "<session id>-<event id>".
 func (v *Publication) PublicationID() string {
@@ -214,6 +221,7 @@ func publicationView(v *Publication, p *publication) *Publication {
 		Origin:      p.eventOrigin(),
 		Peer:        p.publisher.isPeer(),
 		Inline:      p.readerIdle,
+		batch:       p.batch,
 		id:          p.id,
 		eventID:     p.eventID,
 		seq:         p.seq,
@@ -222,4 +230,26 @@ func publicationView(v *Publication, p *publication) *Publication {
 		v.Action = "remove"
 	}
 	return v
+}
+
+// Watched reports whether a set at path would reach a client's
+// subscription: a websocket or local client session, not an in-process
+// subscriber of [Server.Subscribe]. With peers false, the sessions of
+// other cluster members do not count. Publishers of data that only
+// matters while somebody looks (the dashboard's snapshots) ask it before
+// they build and send.
+func (s *Server) Watched(path string, peers bool) bool {
+	listp := matchPool.Get().(*[]*subscription)
+	list := s.subs.match((*listp)[:0], actionSet, path)
+	watched := false
+	for _, sub := range list {
+		if sub.deliver == nil && (peers || !sub.session.isPeer()) {
+			watched = true
+			break
+		}
+	}
+	clear(list)
+	*listp = list[:0]
+	matchPool.Put(listp)
+	return watched
 }

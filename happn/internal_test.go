@@ -100,3 +100,45 @@ func TestDeliveryFilter(t *testing.T) {
 		t.Fatalf("publication delivered twice: %v", m)
 	}
 }
+
+// Watched counts client subscriptions that a set at the path would reach:
+// not in-process subscribers, and cluster members' sessions only when
+// asked to.
+func TestWatched(t *testing.T) {
+	srv := startServer(t, Config{})
+	cancel := srv.Subscribe("/watched/*", SubscribeOptions{}, func(*Publication) {})
+	defer cancel()
+	if srv.Watched("/watched/a", true) {
+		t.Fatal("an in-process subscriber counted as a watcher")
+	}
+
+	peer := dialRaw(t, srv)
+	peer.send(`{"action":"configure-session","eventId":1,"data":{"protocol":"happn_4","version":"13.12.1","browser":false}}`)
+	peer.recv()
+	peer.send(`{"action":"login","eventId":2,"data":{"info":{"clusterName":"c","name":"m2"},"protocol":"happn_4"},"options":{"timeout":60000}}`)
+	peer.recv()
+	peer.send(`{"action":"on","eventId":3,"path":"/SET@/watched/a","data":null,"options":{}}`)
+	peer.recv()
+	if !srv.Watched("/watched/a", true) || srv.Watched("/watched/a", false) {
+		t.Fatalf("a member's subscription: Watched(peers) %v, Watched(no peers) %v; want true, false",
+			srv.Watched("/watched/a", true), srv.Watched("/watched/a", false))
+	}
+
+	c := dialRaw(t, srv)
+	c.handshake()
+	c.send(`{"action":"on","eventId":4,"path":"/REMOVE@/watched/*","data":null,"options":{}}`)
+	c.recv()
+	if srv.Watched("/watched/b", false) {
+		t.Fatal("a subscription to removes counted as watching sets")
+	}
+	c.send(`{"action":"on","eventId":5,"path":"/ALL@/watched/*","data":null,"options":{}}`)
+	c.recv()
+	if !srv.Watched("/watched/b", false) || srv.Watched("/other/b", false) {
+		t.Fatal("a client's subscription to /watched/* not seen, or seen on another path")
+	}
+	c.send(`{"action":"off","eventId":6,"path":"/ALL@/watched/*","data":null,"options":{}}`)
+	c.recv()
+	if srv.Watched("/watched/b", false) {
+		t.Fatal("still watched after off")
+	}
+}

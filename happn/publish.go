@@ -33,6 +33,7 @@ type publication struct {
 	publisherID string            // an explicit publisher session id (Server.Publish)
 	inline      bool              // write to idle connections on this goroutine
 	readerIdle  bool              // made on its client's reader, which has nothing else to read
+	batch       Batch             // the batch of its client's reader, when made on it
 }
 
 // publicationID returns the publication's id, making it on first use (a

@@ -298,6 +298,26 @@ func (s *Server) changePassword(ctx context.Context, sess *Session, req *request
 	return nil
 }
 
+// subscriptionRevoked checks an existing subscription x of a session whose
+// security session is sec against the current permissions: it reports
+// whether x must go, and otherwise records whether a prohibition under its
+// pattern now makes its deliveries per item.
+func (s *Server) subscriptionRevoked(ctx context.Context, sec *security.Session, x *subscription) bool {
+	if x.nested {
+		allowed, _, err := s.sec.NestedPermissions(ctx, sec, x.authPath, "on")
+		return err != nil || len(allowed) == 0
+	}
+	if s.sec.Authorize(ctx, x.as, x.authPath, "on") != nil {
+		return true
+	}
+	under, err := s.sec.ProhibitionUnder(ctx, x.as, x.authPath, "on")
+	if err != nil {
+		return true
+	}
+	x.perItem.Store(under)
+	return false
+}
+
 // securityChanged reacts to a change of the security directory: sessions
 // holding a revoked token or belonging to a deleted user are ended, the
 // subscriptions of affected sessions are authorised again (and dropped when
@@ -326,6 +346,9 @@ func (s *Server) securityChanged(c security.Change) {
 	default:
 		return
 	}
+	// before the subscriptions are checked: a subscription authorised
+	// before this change and added after the check sees it moved
+	s.secChanges.Add(1)
 	affected := s.sessionsOfUsers(c.Users)
 	if len(affected) == 0 {
 		// nothing to check or tell: the changed data (a store read for
@@ -339,22 +362,7 @@ func (s *Server) securityChanged(c security.Change) {
 		if sec == nil {
 			continue
 		}
-		s.subs.remove(sess, func(x *subscription) bool {
-			if x.nested {
-				allowed, _, err := s.sec.NestedPermissions(ctx, sec, x.authPath, "on")
-				return err != nil || len(allowed) == 0
-			}
-			if s.sec.Authorize(ctx, x.as, x.authPath, "on") != nil {
-				return true
-			}
-			// a prohibition added under the pattern makes it per-item
-			under, err := s.sec.ProhibitionUnder(ctx, x.as, x.authPath, "on")
-			if err != nil {
-				return true
-			}
-			x.perItem.Store(under)
-			return false
-		})
+		s.subs.remove(sess, func(x *subscription) bool { return s.subscriptionRevoked(ctx, sec, x) })
 		if c.Event == "lookup-table-changed" || c.Event == "lookup-permission-changed" {
 			continue // happn does not push these to clients
 		}

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,18 +259,12 @@ func TestPermissionRemovedStopsEvents(t *testing.T) {
 	}
 	// the change is applied asynchronously: wait until alice's
 	// subscription is gone, then a write must not reach her
-	srv.mu.Lock()
-	aliceSess := srv.sessions[alice.Session().ID]
-	srv.mu.Unlock()
+	aliceSess := serverSession(srv, alice)
 	waitUntil(t, "the subscription outlived the permission", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) == 0 })
 	if _, err := admin.Set(ctx, "/public/two", map[string]int{"v": 2}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case p := <-events:
-		t.Fatalf("event %s after the permission was removed", p)
-	case <-time.After(300 * time.Millisecond):
-	}
+	expectNoEvent(t, events, "after the permission was removed")
 }
 
 func TestOnBehalfOf(t *testing.T) {
@@ -405,9 +401,7 @@ func TestSubscriptionComesBackWithItsPermission(t *testing.T) {
 	if err := sec.RemovePermission(ctx, "readers", "/public/*", "on"); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	aliceSess := srv.sessions[alice.Session().ID]
-	srv.mu.Unlock()
+	aliceSess := serverSession(srv, alice)
 	waitUntil(t, "the subscription outlived the permission", func() bool { return len(srv.subs.sessionSubscriptions(aliceSess)) == 0 })
 	// let the client's refresh (refused now) run before the right returns
 	time.Sleep(200 * time.Millisecond)
@@ -434,6 +428,23 @@ func expectEvent(t *testing.T, events <-chan string, path, what string) {
 	}
 }
 
+// expectNoEvent fails when a path arrives on events within 300 ms.
+func expectNoEvent(t *testing.T, events <-chan string, what string) {
+	t.Helper()
+	select {
+	case p := <-events:
+		t.Fatalf("event %s %s", p, what)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// serverSession is the server's session of client c.
+func serverSession(srv *Server, c *client.Client) *Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[c.Session().ID]
+}
+
 // waitUntil polls cond until it holds, failing with what after 5 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -444,4 +455,109 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Subscriptions made while security changes keep arriving (each one makes
+// the client re-establish its subscriptions) are made once on the server:
+// every handler gets each event once, and no server subscription is left
+// without a listener.
+func TestSubscriptionsMadeDuringSecurityChangesAreMadeOnce(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	admin := connect(t, srv, "_ADMIN", "happn")
+	alice := connect(t, srv, "alice", "secret")
+	sec := srv.Security()
+	stop := make(chan struct{})
+	changes := make(chan struct{})
+	go func() {
+		defer close(changes)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := sec.UpsertPermission(ctx, "readers", fmt.Sprintf("/unrelated/%d", i%3), "get", i%2 == 0); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	const n = 60
+	counts := make([]atomic.Int32, n)
+	for i := range n {
+		if _, err := alice.On(ctx, fmt.Sprintf("/public/x%d", i), client.OnOptions{}, func(client.Event) { counts[i].Add(1) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-changes
+	aliceSess := serverSession(srv, alice)
+	// the last refresh may still be on its way
+	subs := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for subs = len(srv.subs.sessionSubscriptions(aliceSess)); subs != n; subs = len(srv.subs.sessionSubscriptions(aliceSess)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d server subscriptions for %d paths", subs, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range n {
+		if _, err := admin.Set(ctx, fmt.Sprintf("/public/x%d", i), map[string]int{"v": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "every event delivered", func() bool {
+		for i := range n {
+			if counts[i].Load() < 1 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(100 * time.Millisecond)
+	for i := range n {
+		if c := counts[i].Load(); c != 1 {
+			t.Errorf("/public/x%d: %d events, want 1", i, c)
+		}
+	}
+	if got := len(srv.subs.sessionSubscriptions(aliceSess)); got != n {
+		t.Errorf("%d server subscriptions, want %d", got, n)
+	}
+}
+
+// A permission removed while a subscription is being made (after its
+// authorisation, before it is added: here from the subscribe hook, which
+// runs in between) does not leave that subscription behind: it is checked
+// again and refused.
+func TestSubscriptionAuthorisedJustBeforeItsPermissionIsRemoved(t *testing.T) {
+	srv := secureServer(t, Config{})
+	ctx := context.Background()
+	sec := srv.Security()
+	var removed atomic.Bool
+	// set before any client connects, as hooks are
+	srv.SetSubscribeHook(func(_, _, key string) (string, bool) {
+		if key == "/public/race" && !removed.Swap(true) {
+			if err := sec.RemovePermission(ctx, "readers", "/public/*", "on"); err != nil {
+				t.Error(err)
+			}
+		}
+		return key, false
+	})
+	admin := connect(t, srv, "_ADMIN", "happn")
+	alice := connect(t, srv, "alice", "secret")
+	events := make(chan string, 10)
+	_, err := alice.On(ctx, "/public/race", client.OnOptions{}, func(e client.Event) { events <- e.Meta.Path })
+	if !removed.Load() {
+		t.Fatal("the hook did not run")
+	}
+	wantDenied(t, err, "unauthorized")
+	aliceSess := serverSession(srv, alice)
+	if n := len(srv.subs.sessionSubscriptions(aliceSess)); n != 0 {
+		t.Fatalf("%d subscriptions left after the permission was removed", n)
+	}
+	if _, err := admin.Set(ctx, "/public/race", map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	expectNoEvent(t, events, "delivered without the permission")
 }

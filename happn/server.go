@@ -67,7 +67,10 @@ type Server struct {
 	subs     *subIndex
 	refs     *refGenerator
 
-	subscribeHook  SubscribeHook
+	subscribeHook SubscribeHook
+	// secChanges counts the security changes whose subscription checks
+	// have started (see on and securityChanged).
+	secChanges     atomic.Uint64
 	deliveryFilter DeliveryFilter
 	sec            *security.Service
 	sessionEvents  sessionEvents
@@ -82,12 +85,13 @@ type Server struct {
 	internalEvents atomic.Uint64
 	acks           *ackTracker
 	unfinished     *byteBudget // bytes held in websocket messages not yet complete
+	readBuffers    readBuffers // read buffers lent to connections with input waiting
 	views          sync.Pool   // *Publication handed to in-process subscribers
 
 	httpSrv *http.Server
 	mux     *http.ServeMux
-	ln      net.Listener
-	obsSrv  *http.Server // the separate metrics listener, if any
+	addr    atomic.Pointer[string] // the main listener's address, once listening (read by any goroutine)
+	obsSrv  *http.Server           // the separate metrics listener, if any
 	obsAddr string
 
 	mu       sync.Mutex
@@ -211,7 +215,11 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"version":"` + Version + `"}`))
 	})
-	s.mux.Handle(webclient.BrowserClientPath, webclient.BrowserClient())
+	// the bundle is prepared (ETag, gzip copy) on its first request, not
+	// at every node's start
+	s.mux.HandleFunc(webclient.BrowserClientPath, func(w http.ResponseWriter, r *http.Request) {
+		webclient.BrowserClient().ServeHTTP(w, r)
+	})
 	s.mux.HandleFunc("/primus/spec", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"pingInterval":%d,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}`,
@@ -261,7 +269,8 @@ func (s *Server) Start(ctx context.Context) error {
 		_ = ln.Close()
 		return fmt.Errorf("happn: unknown transport mode: %s can only be http or https", s.cfg.Transport.Mode)
 	}
-	s.ln = ln
+	a := ln.Addr().String()
+	s.addr.Store(&a)
 	s.httpSrv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
@@ -323,10 +332,10 @@ func (s *Server) Listen(ctx context.Context, address string) (string, error) {
 // Addr returns the address the server listens on ("127.0.0.1:55000"), or
 // "" before Start.
 func (s *Server) Addr() string {
-	if s.ln == nil {
-		return ""
+	if a := s.addr.Load(); a != nil {
+		return *a
 	}
-	return s.ln.Addr().String()
+	return ""
 }
 
 // StopOptions changes how [Server.Stop] ends client sessions.
@@ -395,7 +404,7 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // upgrade has answered the client
 	}
-	lim := readLimits{maxLength: s.cfg.MaxLength, frameTimeout: max(s.cfg.FrameTimeout, 0), budget: s.unfinished}
+	lim := readLimits{maxLength: s.cfg.MaxLength, frameTimeout: max(s.cfg.FrameTimeout, 0), budget: s.unfinished, buffers: &s.readBuffers}
 	conn := newWSConn(netConn, br, lim, s.cfg.MaxPending, 30*time.Second)
 	sess := s.newSession(conn)
 	conn.onPing = func() { sess.alive.Store(true) }
@@ -419,7 +428,11 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 		conn.abort()
 		return
 	}
-	s.readLoop(sess, conn)
+	// the connection lives on in a goroutine of its own, so that the HTTP
+	// server's goroutine ends and lets go of what it held for the request
+	// (its buffers, a stack grown by the handshake): an idle websocket
+	// keeps only its own state
+	go s.readLoop(sess, conn)
 }
 
 func (s *Server) newSession(out sink) *Session {
@@ -470,6 +483,7 @@ func (s *Server) readLoop(sess *Session, conn *wsConn) {
 	var buf []byte
 	for {
 		if conn.br.Buffered() == 0 || conn.heldBytes() > flushThreshold {
+			conn.batch.run()
 			if sess.handedOff {
 				sess.handedOff = false
 				runtime.Gosched()
@@ -478,11 +492,13 @@ func (s *Server) readLoop(sess *Session, conn *wsConn) {
 		}
 		err := conn.readMessage(&buf)
 		if err != nil {
+			conn.batch.run()
 			conn.release()
 			s.endReading(sess, conn, err)
 			return
 		}
 		if !validFrame(buf) {
+			conn.batch.run()
 			conn.release()
 			s.endReading(sess, conn, errBadUTF8)
 			return

@@ -96,11 +96,16 @@ func (s *Session) send(frame []byte) {
 	s.out.send(frame)
 }
 
-// readerIdle reports, on the session's reader, that its connection has
-// nothing more buffered: the request being handled came alone.
-func (s *Session) readerIdle() bool {
+// readerState reports, on the session's reader, whether its connection
+// has nothing more buffered (the request being handled came alone), and
+// the batch the reader is handling; both are zero for connections without
+// a reader of their own.
+func (s *Session) readerState() (idle bool, batch Batch) {
 	c, ok := s.out.(*wsConn)
-	return ok && c.br.Buffered() == 0
+	if !ok {
+		return false, Batch{}
+	}
+	return c.br.Buffered() == 0, Batch{b: &c.batch, epoch: c.batch.epoch.Load()}
 }
 
 func (s *Session) sendNow(frame []byte) {

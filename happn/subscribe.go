@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/happner-go/happner/errs"
 	"github.com/happner-go/happner/pathmatch"
 	"github.com/happner-go/happner/query"
 	"github.com/happner-go/happner/store"
@@ -52,6 +53,7 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 	if !ok {
 		return plainError("Bad path, a subscription path must start with /ALL@, /SET@ or /REMOVE@: %s", req.path)
 	}
+	changes := s.secChanges.Load()
 	as, nested, under, err := s.authorizeItems(ctx, sess, key, "on", opts)
 	if err != nil {
 		return err
@@ -91,6 +93,15 @@ func (s *Server) on(ctx context.Context, sess *Session, req *request, opts *requ
 		return nil
 	}
 	s.subs.add(sub)
+	if s.secChanges.Load() != changes {
+		// a security change (secure servers only count them) checked the
+		// session's subscriptions between this one's authorisation and its
+		// addition: check it now
+		if sec := sess.securitySession(); sec == nil || s.subscriptionRevoked(ctx, sec, sub) {
+			s.subs.remove(sess, func(x *subscription) bool { return x == sub })
+			return errs.AccessDenied("unauthorized")
+		}
+	}
 	if !opts.InitialCallback && !opts.InitialEmit {
 		data := append([]byte(`{"id":`), appendString(nil, sub.ref)...)
 		sess.send(okFrame(sess, req, append(data, '}'), nil, false))

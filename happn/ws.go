@@ -2,7 +2,6 @@ package happn
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -113,6 +112,9 @@ type readLimits struct {
 	// budget is shared by every connection of the server: the bytes held
 	// in messages that have not arrived completely.
 	budget *byteBudget
+	// buffers lends the connections of a server their read buffers (nil:
+	// each connection has its own).
+	buffers *readBuffers
 }
 
 // byteBudget bounds the memory all connections of a server hold in
@@ -180,7 +182,7 @@ var (
 // wsConn is one server-side websocket.
 type wsConn struct {
 	conn net.Conn
-	br   *bufio.Reader
+	br   byteReader
 	sock *sockio.IO // raw socket I/O for plain TCP; nil means conn's own methods
 	lim  readLimits
 
@@ -191,6 +193,8 @@ type wsConn struct {
 	// onPing, when set, is called for every websocket ping: a sign of
 	// life, like a primus pong.
 	onPing func()
+	// batch holds work deferred to the end of the reader's batch.
+	batch batchEnd
 
 	mu         sync.Mutex
 	queue      [][]byte // text payloads waiting to be written
@@ -216,13 +220,16 @@ func newWSConn(conn net.Conn, br *bufio.Reader, lim readLimits, maxPending int, 
 		closeSent: make(chan struct{})}
 	if c.sock = sockio.New(conn); c.sock != nil {
 		// read the socket directly, after what the handshake's reader
-		// already holds
-		var src io.Reader = c.sock
+		// already holds, into buffers borrowed only while there is input
+		var held []byte
 		if n := br.Buffered(); n > 0 {
-			held, _ := br.Peek(n)
-			src = io.MultiReader(bytes.NewReader(append([]byte(nil), held...)), c.sock)
+			held, _ = br.Peek(n)
 		}
-		c.br = bufio.NewReaderSize(src, 4096)
+		buffers := lim.buffers
+		if buffers == nil {
+			buffers = &readBuffers{}
+		}
+		c.br = newSockReader(c.sock, buffers, held)
 	}
 	return c
 }

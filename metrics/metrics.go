@@ -19,6 +19,7 @@
 package metrics
 
 import (
+	"fmt"
 	"net/http"
 	"reflect"
 	"runtime"
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Options are the metrics settings of a node's configuration (the
@@ -58,7 +60,8 @@ type Info struct {
 // it with [New]; a nil *Metrics records nothing.
 type Metrics struct {
 	reg   *prometheus.Registry
-	epoch time.Time // the origin of Stamps
+	own   *prometheus.Registry // the node's instruments only (Families)
+	epoch time.Time            // the origin of Stamps
 
 	logins      [numLoginResults]prometheus.Counter
 	requests    *prometheus.CounterVec
@@ -98,7 +101,7 @@ var (
 
 // New returns the metrics of a new node, with every collector registered.
 func New(info Info) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), epoch: time.Now(), servers: map[int]func() ServerState{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), own: prometheus.NewRegistry(), epoch: time.Now(), servers: map[int]func() ServerState{}}
 	if info.Version == "" {
 		info.Version = moduleVersion()
 	}
@@ -181,15 +184,19 @@ func New(info Info) *Metrics {
 		Help: "Failed data store operations, by datastore.",
 	}, []string{"store"})
 
-	m.reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		build, loginVec, m.requests, m.reqDuration, m.denials,
+	own := []prometheus.Collector{
+		loginVec, m.requests, m.reqDuration, m.denials,
 		m.publications, m.deliveries, m.slowConsumers,
 		m.calls, m.callDuration, m.remoteCalls, m.remoteDuration, replicated, securitySync,
 		m.storeDuration, m.storeErrors,
 		&stateCollector{m: m},
-	)
+	}
+	m.own.MustRegister(own...)
+	m.reg.MustRegister(append([]prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		build,
+	}, own...)...)
 	return m
 }
 
@@ -218,6 +225,21 @@ func (m *Metrics) Registry() *prometheus.Registry {
 		return nil
 	}
 	return m.reg
+}
+
+// Families gathers the node's own instruments — what Registry gathers
+// without the Go runtime and process collectors and happner_build_info —
+// for readers inside the process that poll them often (the dashboard); nil
+// when m is.
+func (m *Metrics) Families() ([]*dto.MetricFamily, error) {
+	if m == nil {
+		return nil, nil
+	}
+	fams, err := m.own.Gather()
+	if err != nil {
+		return fams, fmt.Errorf("metrics: gathering: %w", err)
+	}
+	return fams, nil
 }
 
 // Handler serves the registry in the Prometheus exposition format; a nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/dashboard"
 	"github.com/happner-go/happner/store/memory"
 )
 
@@ -100,6 +101,7 @@ func main() {
 		fmt.Printf("  %-28s status %-7s client port %s  (peers: %d, health: http://%s%s)\n",
 			m.Name(), m.Status(), m.ClientAddr(), len(m.Peers()), m.ClientAddr(), cluster.HealthPath)
 	}
+	fmt.Printf("the cluster's live page: http://%s%s\n", members[0].ClientAddr(), dashboard.PagePath)
 	fmt.Println("press Ctrl+C to stop")
 	<-ctx.Done()
 }

@@ -8,6 +8,14 @@
 // A Client is safe for concurrent use. One goroutine reads the socket,
 // writes are serialized, and subscription handlers and connection events
 // run on their own goroutines (in order), so handlers may call the client.
+//
+// When a secure server announces a change of the security directory
+// (security-data-changed), the client makes its subscriptions again: the
+// server has dropped those the user lost the right to, and a refused one
+// stays registered, dormant, until a later change gives the right back.
+// Subscribing and unsubscribing wait while that refresh (or the
+// re-subscription after a reconnect) runs, so that a subscription made
+// meanwhile exists once on the server.
 package client
 
 import (
@@ -43,7 +51,9 @@ const (
 type conn struct {
 	t       Transport
 	writeMu sync.Mutex
-	done    chan struct{} // closed when the reader has exited
+	// writes lets concurrent requests share one write.
+	writes writeQueue
+	done   chan struct{} // closed when the reader has exited
 	// serverClose is set after "primus::server::close" or a
 	// server-side-disconnect: the server does not want a reconnect.
 	serverClose atomic.Bool
@@ -81,6 +91,12 @@ type Client struct {
 	// refreshing counts security changes waiting for a subscription
 	// refresh (see refreshSubscriptions).
 	refreshing atomic.Int32
+	// subOps orders subscription changes against re-subscription: On, Off
+	// and OffAll hold it shared for their round trip, a refresh after a
+	// security change and the re-attachment after a reconnect hold it
+	// exclusively, so that a subscription being made while the client
+	// re-subscribes is made once, not twice.
+	subOps sync.RWMutex
 
 	opts       Options
 	log        *slog.Logger
@@ -195,6 +211,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	q := u.Query()
 	q.Set("_primuscb", strconv.FormatInt(time.Now().UnixNano(), 36))
 	u.RawQuery = q.Encode()
+	var hc *holdConn
 	d := websocket.Dialer{HandshakeTimeout: c.opts.ConnectTimeout, TLSClientConfig: c.tlsConfig,
 		// the socket is read and written with raw system calls, which do
 		// not wake the runtime's monitor thread on every frame
@@ -204,7 +221,8 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 			if err != nil {
 				return nil, err
 			}
-			return sockio.Wrap(conn), nil
+			hc = &holdConn{Conn: sockio.Wrap(conn)}
+			return hc, nil
 		}}
 	ws, resp, err := d.DialContext(ctx, u.String(), nil)
 	if resp != nil && resp.Body != nil {
@@ -213,7 +231,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("happn client: connect %s: %w", c.socketURL, err)
 	}
-	return &conn{t: &wsTransport{ws: ws, pingTimeout: c.opts.PingTimeout, callTimeout: c.opts.CallTimeout}, done: make(chan struct{})}, nil
+	return &conn{t: &wsTransport{ws: ws, hc: hc, pingTimeout: c.opts.PingTimeout, callTimeout: c.opts.CallTimeout}, done: make(chan struct{})}, nil
 }
 
 // connect dials, logs in and makes the new connection the current one.
@@ -461,7 +479,11 @@ func (c *Client) emit(ev ConnectionEvent) {
 }
 
 // write sends one JSON value as a text frame.
-func (c *Client) write(cn *conn, v any) error {
+func (c *Client) write(cn *conn, v any) error { return c.writeOrQueue(cn, v, nil) }
+
+// writeOrQueue writes v, or queues it for a flush that later schedules
+// (see WriteLater) when later is set.
+func (c *Client) writeOrQueue(cn *conn, v any, later func(flush func()) bool) error {
 	var b []byte
 	var err error
 	if req, ok := v.(*request); ok {
@@ -472,9 +494,11 @@ func (c *Client) write(cn *conn, v any) error {
 	if err != nil {
 		return fmt.Errorf("happn client: encode message: %w", err)
 	}
-	cn.writeMu.Lock()
-	defer cn.writeMu.Unlock()
-	if err := cn.t.WriteFrame(b); err != nil {
+	if later != nil {
+		cn.writes.sendLater(&cn.writeMu, cn.t, b, later)
+		return nil
+	}
+	if err := cn.writes.send(&cn.writeMu, cn.t, b); err != nil {
 		return fmt.Errorf("happn client: write: %w: %w", ErrConnectionLost, err)
 	}
 	return nil
@@ -523,7 +547,7 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, req *request) (*respon
 
 // sendAsync writes req on cn and returns; done (when not nil) later gets
 // the reply or the error that ended the wait.
-func (c *Client) sendAsync(cn *conn, req *request, done func(*response, error)) error {
+func (c *Client) sendAsync(cn *conn, req *request, done func(*response, error), later func(flush func()) bool) error {
 	if req.EventID == 0 {
 		req.EventID = c.nextEventID()
 	}
@@ -537,7 +561,7 @@ func (c *Client) sendAsync(cn *conn, req *request, done func(*response, error)) 
 	}
 	c.pending[req.EventID] = &pending{conn: cn, done: done}
 	c.mu.Unlock()
-	if err := c.write(cn, req); err != nil {
+	if err := c.writeOrQueue(cn, req, later); err != nil {
 		c.mu.Lock()
 		delete(c.pending, req.EventID)
 		c.mu.Unlock()

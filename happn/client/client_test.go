@@ -893,3 +893,53 @@ func TestSetAsync(t *testing.T) {
 		t.Fatal("a set on a closed server succeeded")
 	}
 }
+
+// A request sent with WriteLater waits for the flush its scheduler was
+// given; a declined schedule writes at once; a write made meanwhile by
+// another call sends the queued request first, and the flush run after
+// that sends nothing twice.
+func TestWriteLaterWaitsForItsFlush(t *testing.T) {
+	_, url := startServer(t, happn.Config{})
+	c, watcher := connect(t, url), connect(t, url)
+	ctx := ctxT(t)
+	got := newCollector()
+	if _, err := watcher.On(ctx, "/later/*", client.OnOptions{}, got.handler()); err != nil {
+		t.Fatal(err)
+	}
+	var flush func()
+	hold := client.WriteLater(func(f func()) bool { flush = f; return true })
+	done := make(chan error, 4)
+	if err := c.SetAsync("/later/1", 1, func(err error) { done <- err }, hold); err != nil {
+		t.Fatal(err)
+	}
+	got.none(t)
+	flush()
+	if p := got.next(t).Meta.Path; p != "/later/1" {
+		t.Fatalf("event on %s, want /later/1", p)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	declined := client.WriteLater(func(func()) bool { return false })
+	if err := c.SetAsync("/later/2", 2, nil, declined); err != nil {
+		t.Fatal(err)
+	}
+	if p := got.next(t).Meta.Path; p != "/later/2" {
+		t.Fatalf("event on %s, want /later/2", p)
+	}
+
+	if err := c.SetAsync("/later/3", 3, nil, hold); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Set(ctx, "/later/4", 4); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/later/3", "/later/4"} {
+		if p := got.next(t).Meta.Path; p != want {
+			t.Fatalf("event on %s, want %s (queued requests go first)", p, want)
+		}
+	}
+	flush()
+	got.none(t)
+}

@@ -62,7 +62,7 @@ func (c *Client) SetAsync(path string, data any, done func(error), opts ...Optio
 			done(err)
 		}
 	}
-	if err := c.sendAsync(cn, req, cb); err != nil {
+	if err := c.sendAsync(cn, req, cb, ro.later); err != nil {
 		return opError("set", path, err)
 	}
 	return nil

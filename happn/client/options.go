@@ -134,6 +134,7 @@ type reqOptions struct {
 	wire           map[string]any
 	onPublished    func(PublishResult, error)
 	publishTimeout time.Duration
+	later          func(flush func()) bool
 }
 
 // Option is an option of Set, Publish, Increment, Get, Count or Remove.
@@ -201,6 +202,18 @@ func Skip(n int) Option { return func(r *reqOptions) { r.inner("skip", n) } }
 
 // Fields projects the fields a Get returns.
 func Fields(f any) Option { return func(r *reqOptions) { r.inner("fields", f) } }
+
+// WriteLater lets SetAsync queue its request instead of writing it: defer
+// is given a function that writes what is queued, to run at a moment of
+// the caller's choosing soon after (the end of a batch of work), so that
+// the requests of the batch leave in one write. When defer reports false
+// the request is written at once. Requests written meanwhile by other
+// calls go out after the queued ones, in order. The function passed to
+// defer must be run: until it is (or another write goes out), the queued
+// request waits. Other calls ignore this option.
+func WriteLater(deferWrite func(flush func()) bool) Option {
+	return func(r *reqOptions) { r.later = deferWrite }
+}
 
 // With sets any other request option by its wire name (for example
 // "noCluster" or "onBehalfOf").

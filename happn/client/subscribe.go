@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/happner-go/happner/internal/jsonscan"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/happner-go/happner/internal/jsonscan"
 	"github.com/happner-go/happner/pathmatch"
 )
 
@@ -109,9 +109,30 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 		initial: opts.InitialEmit || opts.InitialCallback != nil, merge: opts.Merge,
 		onBehalfOf: opts.OnBehalfOf, direct: opts.Direct,
 	}
+	c.subOps.RLock()
+	id, initial, err := c.subscribe(ctx, l, et, opts)
+	c.subOps.RUnlock()
+	if err != nil {
+		return 0, err
+	}
+	if opts.InitialEmit {
+		for _, it := range initial {
+			handler(Event{Data: it.Data, Meta: EventMeta{Path: it.Meta.Path, Created: it.Meta.Created, Modified: it.Meta.Modified}})
+		}
+	}
+	if opts.InitialCallback != nil {
+		opts.InitialCallback(initial)
+	}
+	return id, nil
+}
+
+// subscribe adds l and makes its remote subscription when it is the first
+// of its kind (or asks for initial values); c.subOps must be held shared.
+func (c *Client) subscribe(ctx context.Context, l *listener, et string, opts OnOptions) (int, []Item, error) {
+	channel, depth := l.channel, l.depth
 	cn, sid, err := c.activeConn()
 	if err != nil {
-		return 0, opError("on", channel, err)
+		return 0, nil, opError("on", channel, err)
 	}
 
 	c.mu.Lock()
@@ -122,7 +143,7 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 	needRemote := c.subs.refCount[l.eventKey] == 1 || l.initial
 	c.mu.Unlock()
 	if !needRemote {
-		return l.id, nil
+		return l.id, nil, nil
 	}
 
 	wire := map[string]any{"event_type": et, "count": opts.Count}
@@ -149,7 +170,7 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 		c.mu.Lock()
 		c.clearListener(l)
 		c.mu.Unlock()
-		return 0, err
+		return 0, nil, err
 	}
 	var ref json.RawMessage
 	var initial []Item
@@ -157,7 +178,7 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 		ref = resp.meta.ReferenceID
 		res, err := getResult(resp)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		initial = res.Items
 	} else {
@@ -174,21 +195,84 @@ func (c *Client) On(ctx context.Context, path string, opts OnOptions, handler fu
 		c.subs.refs[l.refKey()] = ref
 	}
 	c.mu.Unlock()
-	if opts.InitialEmit {
-		for _, it := range initial {
-			handler(Event{Data: it.Data, Meta: EventMeta{Path: it.Meta.Path, Created: it.Meta.Created, Modified: it.Meta.Modified}})
-		}
-	}
-	if opts.InitialCallback != nil {
-		opts.InitialCallback(initial)
-	}
-	return l.id, nil
+	return l.id, initial, nil
 }
 
 // Once is On with Count 1: the subscription ends after the first event.
 func (c *Client) Once(ctx context.Context, path string, opts OnOptions, handler func(Event)) (int, error) {
 	opts.Count = 1
 	return c.On(ctx, path, opts, handler)
+}
+
+// decodeEventMeta decodes a publication's _meta in one pass, as
+// json.Unmarshal into EventMeta would (a member of the wrong type is an
+// error, null leaves a field unset), with every member in Fields. Values
+// share raw's memory, which belongs to the frame it came in.
+func decodeEventMeta(raw []byte) (EventMeta, error) {
+	var meta EventMeta
+	meta.Fields = make(map[string]json.RawMessage, 10)
+	err := jsonscan.EachMember(raw, func(k, v []byte) error {
+		key, ok := jsonscan.Unquote(k)
+		if !ok {
+			return errors.New("bad member name")
+		}
+		meta.Fields[key] = v
+		if string(v) == "null" {
+			return nil
+		}
+		var err error
+		switch key {
+		case "channel":
+			err = unquoteInto(&meta.Channel, key, v)
+		case "action":
+			err = unquoteInto(&meta.Action, key, v)
+		case "path":
+			err = unquoteInto(&meta.Path, key, v)
+		case "type":
+			err = unquoteInto(&meta.Type, key, v)
+		case "sessionId":
+			err = unquoteInto(&meta.SessionID, key, v)
+		case "publicationId":
+			err = unquoteInto(&meta.PublicationID, key, v)
+		case "consistency":
+			var n int64
+			n, err = wholeNumber(key, v)
+			meta.Consistency = int(n)
+		case "created":
+			meta.Created, err = wholeNumber(key, v)
+		case "modified":
+			meta.Modified, err = wholeNumber(key, v)
+		case "depth":
+			var n int64
+			n, err = wholeNumber(key, v)
+			meta.Depth = int(n)
+		case "eventOrigin":
+			meta.EventOrigin = new(Origin)
+			err = json.Unmarshal(v, meta.EventOrigin)
+		}
+		return err
+	})
+	return meta, err
+}
+
+// unquoteInto sets *dst to the JSON string v.
+func unquoteInto(dst *string, key string, v []byte) error {
+	s, ok := jsonscan.Unquote(v)
+	if !ok {
+		return fmt.Errorf("_meta.%s: not a string", key)
+	}
+	*dst = s
+	return nil
+}
+
+// wholeNumber reads the JSON number v as an integer, as encoding/json
+// does for an int field (no fraction, no exponent).
+func wholeNumber(key string, v []byte) (int64, error) {
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("_meta.%s: not a whole number: %s", key, v)
+	}
+	return n, nil
 }
 
 // directChannel reports whether a publication's channel has a direct
@@ -240,6 +324,8 @@ func (c *Client) clearListener(l *listener) bool {
 // Off removes the handler with the given handle. The remote subscription is
 // removed when no other handler shares it. An unknown handle is not an error.
 func (c *Client) Off(ctx context.Context, handle int) error {
+	c.subOps.RLock()
+	defer c.subOps.RUnlock()
 	c.mu.Lock()
 	var found *listener
 	for _, ls := range c.subs.events {
@@ -306,6 +392,8 @@ func (c *Client) OffPath(ctx context.Context, path string) error {
 
 // OffAll removes every subscription of the session, on the server and locally.
 func (c *Client) OffAll(ctx context.Context) error {
+	c.subOps.RLock()
+	defer c.subOps.RUnlock()
 	if err := c.remoteOff(ctx, "*", json.RawMessage("0")); err != nil {
 		return err
 	}
@@ -318,17 +406,16 @@ func (c *Client) OffAll(ctx context.Context) error {
 // dispatch delivers a publication to the handlers of its channel. It runs
 // on the events queue.
 func (c *Client) dispatch(r *response, direct bool) {
-	var meta EventMeta
-	if err := json.Unmarshal(r.metaRaw, &meta); err != nil {
+	meta, err := decodeEventMeta(r.metaRaw)
+	if err != nil {
 		c.log.Warn("happn client: bad publication _meta", "err", err)
 		return
 	}
-	_ = json.Unmarshal(r.metaRaw, &meta.Fields)
 	if meta.Consistency == Acknowledged && direct {
 		// on the reader: the acknowledgement cannot wait for its answer
 		cn, sid, err := c.activeConn()
 		if err == nil {
-			err = c.sendAsync(cn, &request{Action: "ack", Data: meta.PublicationID, SessionID: sid}, nil)
+			err = c.sendAsync(cn, &request{Action: "ack", Data: meta.PublicationID, SessionID: sid}, nil, nil)
 		}
 		meta.Acknowledged = err == nil
 	} else if meta.Consistency == Acknowledged {
@@ -372,7 +459,11 @@ func (c *Client) dispatch(r *response, direct bool) {
 
 // reattach re-subscribes every channel on a new connection, one remote on
 // per distinct event key, as the npm client does after a reconnect.
-func (c *Client) reattach(ctx context.Context, cn *conn) error { return c.resubscribe(ctx, cn, false) }
+func (c *Client) reattach(ctx context.Context, cn *conn) error {
+	c.subOps.Lock()
+	defer c.subOps.Unlock()
+	return c.resubscribe(ctx, cn, false)
+}
 
 // resubscribe sends an on for every distinct subscription. A refused one
 // (401/403) loses its listeners, as in the npm client, unless keepRefused
@@ -469,6 +560,8 @@ func (c *Client) refreshSubscriptions() {
 }
 
 func (c *Client) refreshOnce() {
+	c.subOps.Lock()
+	defer c.subOps.Unlock()
 	cn, _, err := c.activeConn()
 	if err != nil {
 		return

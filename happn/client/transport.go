@@ -33,6 +33,7 @@ type DialFunc func(ctx context.Context) (Transport, error)
 // wsTransport is the websocket Transport.
 type wsTransport struct {
 	ws          *websocket.Conn
+	hc          *holdConn // the websocket's connection; nil when not dialed here
 	pingTimeout time.Duration
 	callTimeout time.Duration
 }

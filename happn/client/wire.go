@@ -43,18 +43,18 @@ func (r *request) encode() ([]byte, error) {
 	}
 	b := make([]byte, 0, 96+len(r.Path)+len(data)+len(r.SessionID))
 	b = append(b, `{"action":`...)
-	b = appendJSONString(b, r.Action)
+	b = jsonscan.AppendString(b, r.Action)
 	b = append(b, `,"eventId":`...)
 	b = strconv.AppendInt(b, r.EventID, 10)
 	if r.Path != "" {
 		b = append(b, `,"path":`...)
-		b = appendJSONString(b, r.Path)
+		b = jsonscan.AppendString(b, r.Path)
 	}
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	if r.SessionID != "" {
 		b = append(b, `,"sessionId":`...)
-		b = appendJSONString(b, r.SessionID)
+		b = jsonscan.AppendString(b, r.SessionID)
 	}
 	if len(r.Options) > 0 {
 		opts, err := json.Marshal(r.Options)
@@ -65,20 +65,6 @@ func (r *request) encode() ([]byte, error) {
 		b = append(b, opts...)
 	}
 	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as a JSON string (the paths and ids the
-// client sends are plain ASCII; anything else goes through encoding/json).
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // respMeta is the part of a reply's _meta the client routes by.

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,54 @@ func TestRequestEncodeMatchesEncodingJSON(t *testing.T) {
 		want, _ := json.Marshal(r)
 		if string(got) != string(want) {
 			t.Errorf("encode:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// decodeEventMeta gives what encoding/json gives for EventMeta (and for
+// Fields), and refuses what it refuses.
+func TestDecodeEventMetaMatchesEncodingJSON(t *testing.T) {
+	for _, raw := range []string{
+		`{"channel":"/ALL@/a/*","action":"/SET@/a/1","path":"/a/1","type":"data","sessionId":"s1","publicationId":"s1-7","consistency":2,"created":1795648949296,"modified":1795648949297,"depth":3}`,
+		`{"channel":"/SET@/x","eventOrigin":{"id":"o1","username":"bob"},"componentVersion":"1.2.3","custom":{"deep":[1,2]}}`,
+		`{"path":"/e\u0301\"q","consistency":null,"created":null}`,
+		`{"path":"/a","path":"/b"}`,
+		`{}`,
+		` { "channel" : "/c" , "depth" : 0 } `,
+	} {
+		got, err := decodeEventMeta([]byte(raw))
+		if err != nil {
+			t.Errorf("%s: %v", raw, err)
+			continue
+		}
+		var want EventMeta
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(raw), &want.Fields); err != nil {
+			t.Fatal(err)
+		}
+		gotFields, wantFields := got.Fields, want.Fields
+		got.Fields, want.Fields = nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", raw, got, want)
+		}
+		if len(gotFields) != len(wantFields) {
+			t.Errorf("%s: fields %v, want %v", raw, gotFields, wantFields)
+		}
+		for k, v := range wantFields {
+			if string(gotFields[k]) != string(v) {
+				t.Errorf("%s: field %s = %s, want %s", raw, k, gotFields[k], v)
+			}
+		}
+	}
+	for _, raw := range []string{
+		`{"consistency":"2"}`, `{"created":1.5}`, `{"channel":5}`, `{"eventOrigin":"x"}`, `[1]`, `{"a":}`, `{"depth":1e3}`,
+	} {
+		var m EventMeta
+		jsonErr := json.Unmarshal([]byte(raw), &m)
+		if _, err := decodeEventMeta([]byte(raw)); (err == nil) != (jsonErr == nil) {
+			t.Errorf("%s: error %v, encoding/json: %v", raw, err, jsonErr)
 		}
 	}
 }

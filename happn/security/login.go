@@ -376,7 +376,11 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (*Session, error)
 		if len(nonces) == 0 {
 			return nil, errs.InvalidCredentials("nonce expired or public key invalid")
 		}
-		if ue == nil || ue.user.PublicKey == "" || ue.user.PublicKey != req.PublicKey || !s.takeNonce(req.PublicKey, req.Digest, nonces) {
+		// The signature is checked (and the nonce used up) whether or not
+		// the user exists and owns the key, so that an unknown user is
+		// answered after the same work as a wrong signature.
+		signed := s.takeNonce(req.PublicKey, req.Digest, nonces)
+		if ue == nil || ue.user.PublicKey == "" || ue.user.PublicKey != req.PublicKey || !signed {
 			s.loginFailed(req.Username, ue != nil)
 			return nil, invalidCredentials()
 		}
@@ -385,10 +389,14 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (*Session, error)
 		if ue != nil {
 			hash = ue.hash
 		}
-		ok, err := VerifyPassword(req.Password, hash)
-		if ue == nil || err != nil || !ok {
-			s.loginFailed(req.Username, ue != nil)
-			return nil, invalidCredentials()
+		now := s.now()
+		if ue == nil || !s.verified.matches(req.Username, hash, req.Password, now) {
+			ok, err := s.verifyPassword(req.Password, hash)
+			if ue == nil || err != nil || !ok {
+				s.loginFailed(req.Username, ue != nil)
+				return nil, invalidCredentials()
+			}
+			s.verified.remember(req.Username, hash, req.Password, now)
 		}
 	}
 	sess, err := s.newSession(req, ue, nil)

@@ -87,6 +87,38 @@ func TestDigestLogin(t *testing.T) {
 	wantErr(t, err, "AccessDenied", "nonce expired or public key invalid", 401)
 }
 
+// A digest login for a user that does not exist, or that does not own the
+// key, is answered after the same work as a wrong signature for the right
+// user: the signature is verified and the nonce used up, so that the answer's
+// timing does not tell which names exist.
+func TestDigestLoginUnknownUserDoesTheSameWork(t *testing.T) {
+	s, _ := newTestService(t, Config{})
+	ctx := context.Background()
+	key, pub := rsaKey(t)
+	if _, err := s.UpsertUser(ctx, User{Username: "keyed", PublicKey: pub}, UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertUser(ctx, User{Username: "other", Password: "pw"}, UpsertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, username := range []string{"nobody", "other"} {
+		nonce, err := s.RequestNonce(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := LoginRequest{Username: username, PublicKey: pub, LoginType: "digest", Digest: sign(t, key, nonce), Type: 1}
+		_, err = s.Login(ctx, req)
+		wantErr(t, err, "AccessDenied", "Invalid credentials", 401)
+		if left := s.pendingNonces(pub); len(left) != 0 {
+			t.Fatalf("%s: the failed login left %d nonces unused; its signature was not checked", username, len(left))
+		}
+		// the same signature for the key's owner finds its nonce gone
+		req.Username = "keyed"
+		_, err = s.Login(ctx, req)
+		wantErr(t, err, "AccessDenied", "nonce expired or public key invalid", 401)
+	}
+}
+
 // Clients sharing a key pair (the members of a cluster) may each ask for a
 // nonce before any logs in: every one logs in with its own, once. Sixty
 // is more than a cluster of fifty members asks for at once.

@@ -94,7 +94,11 @@ type Service struct {
 	lockouts        map[string]lockEntry // failures of existing users
 	unknownLockouts map[string]lockEntry // failures under names that are not users (bounded)
 	dummyOnce       sync.Once
-	dummy           string // see dummyHash
+	dummy           string            // see dummyHash
+	verified        verifiedPasswords // passwords that matched lately
+	// verifyPassword checks a login's password against a stored hash
+	// (VerifyPassword; tests count its runs)
+	verifyPassword func(password, hash string) (bool, error)
 
 	lisMu     sync.Mutex
 	listeners map[int]func(Change)
@@ -131,6 +135,7 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		lockouts:        map[string]lockEntry{},
 		unknownLockouts: map[string]lockEntry{},
 		listeners:       map[int]func(Change){},
+		verifyPassword:  VerifyPassword,
 	}
 	var err error
 	if s.profiles, err = compileProfiles(cfg.Profiles); err != nil {

@@ -342,3 +342,17 @@ func EachElement(b []byte, fn func(value []byte) error) error {
 		i = skipSpace(b, i+1)
 	}
 }
+
+// AppendString appends s as a JSON string, byte for byte as encoding/json
+// writes it: plain ASCII directly, anything else through encoding/json.
+func AppendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

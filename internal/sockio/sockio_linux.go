@@ -49,17 +49,25 @@ func (s *IO) Read(p []byte) (int, error) {
 		errno syscall.Errno
 	)
 	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch errno {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait for the poller, then try again
-			}
-			return true
-		}
+		n, errno = readOnce(fd, p)
+		return errno != syscall.EAGAIN // else wait for the poller, then try again
 	})
+	return readResult(int(n), errno, err)
+}
+
+// readOnce is one read system call into p, retried when interrupted.
+func readOnce(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+	for {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if errno != syscall.EINTR {
+			return n, errno
+		}
+	}
+}
+
+// readResult turns the outcome of a read into Read's results: the poller's
+// error, the system call's, end of file for a read of nothing, or n.
+func readResult(n int, errno syscall.Errno, err error) (int, error) {
 	switch {
 	case err != nil:
 		return 0, err
@@ -68,7 +76,38 @@ func (s *IO) Read(p []byte) (int, error) {
 	case n == 0:
 		return 0, io.EOF
 	}
-	return int(n), nil
+	return n, nil
+}
+
+// ReadPooled reads what the socket has into a buffer taken from get only
+// once the socket has something to read: while it waits, it holds no
+// buffer (one it tried is handed back to put), so that idle connections
+// hold no read buffer. It returns the buffer and the bytes read into it.
+func (s *IO) ReadPooled(get func() []byte, put func([]byte)) ([]byte, int, error) {
+	var (
+		buf   []byte
+		n     uintptr
+		errno syscall.Errno
+	)
+	err := s.rc.Read(func(fd uintptr) bool {
+		if buf == nil {
+			buf = get()
+		}
+		if n, errno = readOnce(fd, buf); errno == syscall.EAGAIN {
+			put(buf)
+			buf = nil
+			return false // wait for the poller without a buffer
+		}
+		return true
+	})
+	got, err := readResult(int(n), errno, err)
+	if err != nil {
+		if buf != nil {
+			put(buf)
+		}
+		return nil, 0, err
+	}
+	return buf, got, nil
 }
 
 // maxIovecs is the most buffers one writev takes (IOV_MAX).

@@ -15,6 +15,11 @@ func New(net.Conn) *IO { return nil }
 // Read is never called (New returns nil).
 func (*IO) Read([]byte) (int, error) { panic("sockio: unreachable") }
 
+// ReadPooled is never called (New returns nil).
+func (*IO) ReadPooled(func() []byte, func([]byte)) ([]byte, int, error) {
+	panic("sockio: unreachable")
+}
+
 // Writev is never called (New returns nil).
 func (*IO) Writev([][]byte) error { panic("sockio: unreachable") }
 

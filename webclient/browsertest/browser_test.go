@@ -3,74 +3,20 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
+	"github.com/happner-go/happner/internal/headless"
 )
 
 // browser is the Chromium every test opens its tabs in; TestMain starts it.
 var browser context.Context
 
 func TestMain(m *testing.M) {
-	os.Exit(runWithBrowser(m))
-}
-
-func runWithBrowser(m *testing.M) int {
-	path, err := findChromium()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "browsertest:", err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "happner-browsertest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "browsertest:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(dir),
-		// this machine's network is closed: no background connections
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "browsertest: starting %s: %v\n", path, err)
-		return 1
-	}
-	browser = ctx
-	return m.Run()
-}
-
-// findChromium returns the browser to drive.
-func findChromium() (string, error) {
-	if p := os.Getenv("HAPPNER_CHROMIUM"); p != "" {
-		return p, nil
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no Chromium found (install Debian's chromium package, or set HAPPNER_CHROMIUM)")
+	os.Exit(headless.Run(m, &browser))
 }
 
 // quietLogger keeps the nodes' logs out of the test output unless they
@@ -95,81 +41,31 @@ func pageHandler(script string) http.HandlerFunc {
 
 // page is one browser tab, in its own browser context (own cookies).
 type page struct {
-	t   *testing.T
-	ctx context.Context
+	t *testing.T
+	*headless.Page
 }
 
 // openPage opens url in a new tab and waits for it to load; the tab closes
 // when the test ends.
 func openPage(t *testing.T, url string) *page {
 	t.Helper()
-	tab, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range ev.Args {
-				if a.Value != nil {
-					parts = append(parts, string(a.Value))
-				} else {
-					parts = append(parts, a.Description)
-				}
-			}
-			t.Logf("console.%s: %s", ev.Type, strings.Join(parts, " "))
-		case *runtime.EventExceptionThrown:
-			t.Logf("page exception: %v", &chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails})
-		}
-	}))
-	ctx, cancel := context.WithTimeout(tab, 2*time.Minute)
-	t.Cleanup(func() {
-		cancel()
-		cancelTab()
-	})
-	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady("body")); err != nil {
-		t.Fatalf("opening %s: %v", url, err)
-	}
-	return &page{t: t, ctx: ctx}
+	return &page{t, headless.Open(t, browser, url)}
 }
 
 // eval runs body as the body of an async function in the page and decodes
-// what it returns into out (when out is not nil). A thrown error or a
-// rejected promise fails the test.
+// what it returns into out (when out is not nil); an error fails the test.
 func (p *page) eval(body string, out any) {
 	p.t.Helper()
-	if err := p.try(body, out); err != nil {
-		p.t.Fatalf("in the page: %v\n--- script:\n%s", err, body)
-	}
+	p.Eval(body, out)
 }
 
 // try is eval returning the page's error instead of failing.
-func (p *page) try(body string, out any) error {
-	expr := "(async () => {\n" + body + "\n})().then((v) => JSON.stringify(v === undefined ? null : v))"
-	text, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal([]byte(text), out)
-}
+func (p *page) try(body string, out any) error { return p.Try(body, out) }
 
 // waitFor polls the async function body until it returns true.
 func (p *page) waitFor(what, body string) {
 	p.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var ok bool
-		if err := p.try(body, &ok); err != nil {
-			p.t.Fatalf("waiting for %s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	p.WaitFor(what, body, 0)
 }
 
 // jsString quotes s as a JavaScript string literal.

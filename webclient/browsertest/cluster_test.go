@@ -4,12 +4,12 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/internal/clustertest"
 	"github.com/happner-go/happner/store/memory"
 	"github.com/happner-go/happner/webclient"
 )
@@ -20,13 +20,9 @@ import (
 func TestMeshClientOnClusterMember(t *testing.T) {
 	shared := memory.New()
 	t.Cleanup(func() { _ = shared.Close() })
-	members := make([]*cluster.Member, 2)
-	errs := make([]error, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i := range members {
-		var c cluster.Config
+	cfgs := make([]cluster.Config, 2)
+	for i := range cfgs {
+		c := &cfgs[i]
 		c.Name = []string{"memberA", "memberB"}[i]
 		c.Domain = "browserCluster"
 		c.Logger = quietLogger()
@@ -44,21 +40,10 @@ func TestMeshClientOnClusterMember(t *testing.T) {
 		c.WebFuncs.Routes = []happner.RootRoute{{Mount: "/page", Handler: func(w http.ResponseWriter, r *http.Request, _ http.HandlerFunc) {
 			pageHandler(webclient.APIClientPath)(w, r)
 		}}}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			members[i], errs[i] = cluster.Create(ctx, c)
-		}()
 	}
-	wg.Wait()
-	for i, m := range members {
-		if m != nil {
-			t.Cleanup(func() { _ = m.Stop(context.Background()) })
-		}
-		if errs[i] != nil {
-			t.Fatalf("member %d: %v", i, errs[i])
-		}
-	}
+	members := clustertest.Start(t, 30*time.Second, cfgs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 
 	p := openPage(t, "http://"+members[0].ClientAddr()+"/page")
 	var got map[string]any

@@ -6,12 +6,20 @@
 //	benchmember member --config worker.yaml   # a member with calc
 //	benchmember member --config edge.yaml     # a member that brokers calc
 //
+// With BENCH_PPROF_ADDR=host:port in its environment it also serves
+// net/http/pprof there, to profile a member under load.
+//
 // calc.add(a, b) answers a + b (version 1.0.0); edge has no methods and
 // declares the $broker dependency on calc in its config, so that a client
 // of the edge member calls calc on a worker member.
 package main
 
 import (
+	"fmt"
+	"net/http"
+	_ "net/http/pprof" // served only with BENCH_PPROF_ADDR
+	"os"
+
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/cli"
 )
@@ -33,6 +41,9 @@ func (Calc) HappnerSchema() happner.ModuleSchema {
 type Edge struct{}
 
 func main() {
+	if addr := os.Getenv("BENCH_PPROF_ADDR"); addr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "benchmember: pprof:", http.ListenAndServe(addr, nil)) }()
+	}
 	reg := happner.NewRegistry()
 	reg.RegisterValue("calc", Calc{})
 	reg.RegisterValue("edge", Edge{})

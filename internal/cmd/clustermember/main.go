@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/gctune"
 	"github.com/happner-go/happner/happn/security"
 	"github.com/happner-go/happner/store"
 )
@@ -67,6 +68,12 @@ func run() error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// the collector's settings of the happner command (GOGC=200 and a soft
+	// memory limit unless the environment says otherwise), so that what
+	// the benchmarks measure is what a deployed member does
+	if _, err := gctune.Apply(gctune.Options{}, os.LookupEnv); err != nil {
+		return err
+	}
 	cfg := cluster.Config{}
 	cfg.Name = *name
 	cfg.Domain = *domain
