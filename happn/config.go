@@ -74,8 +74,10 @@ type Config struct {
 	// or "*") allowed to open a websocket that carries the session cookie.
 	// By default a websocket handshake with the cookie must come from a
 	// page of the same host name; one without the cookie (any Node
-	// client, or a page that logs in with credentials) may come from
-	// anywhere.
+	// client, or a page of another host whose browser holds no cookie of
+	// this node) may come from anywhere. A browser sends the cookie with
+	// every handshake to this node's host, so pages of other hosts whose
+	// users also use pages served by this node must be listed here.
 	AllowedOrigins []string `json:"allowedOrigins" yaml:"allowedOrigins"`
 	// AcknowledgeTimeout bounds the wait for acks of an ACKNOWLEDGED
 	// publication; default 60s.

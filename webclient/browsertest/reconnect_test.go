@@ -22,9 +22,13 @@ func TestMeshClientSurvivesRestart(t *testing.T) {
 		window.events = [];
 		await client.event.emitter.on('tick/*', (data) => events.push(data.v));
 		await client.exchange.emitter.fire('tick/a', 1);
+		window.deep = [];
+		await client.data.on('/deep/**', {depth: 8}, (data, meta) => deep.push(meta.path));
+		await client.data.set('/deep/1/2/3/4/5/6/7', {v: 1});
 		window.firstSession = client.data.session.id;
 	`, nil)
 	p.waitFor("the first event", `return events.length === 1;`)
+	p.waitFor("the first deep event", `return deep.length === 1;`)
 
 	stopMesh(m)
 	p.waitFor("the connection to end and a reconnect to be scheduled", `return log.includes('reconnect/scheduled');`)
@@ -42,6 +46,14 @@ func TestMeshClientSurvivesRestart(t *testing.T) {
 		t.Errorf("after the restart: got %v, want %v", got, want)
 	}
 	p.waitFor("the event through the re-established subscription", `return events.length === 2 && events[1] === 2;`)
+	// a "/**" subscription keeps its depth: the event 7 levels down still arrives
+	p.eval(`await client.data.set('/deep/1/2/3/4/5/6/8', {v: 2}); await client.data.set('/deep/1/2', {v: 3});`, nil)
+	p.waitFor("both deep events after the restart", `return deep.length === 3;`)
+	var deep []string
+	p.eval(`return deep;`, &deep)
+	if want := []string{"/deep/1/2/3/4/5/6/7", "/deep/1/2/3/4/5/6/8", "/deep/1/2"}; !reflect.DeepEqual(deep, want) {
+		t.Errorf("deep events %v, want %v", deep, want)
+	}
 }
 
 // Components created and destroyed at run time reach the page's client as

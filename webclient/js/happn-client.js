@@ -1011,6 +1011,7 @@
       initialCallback: parameters.initialCallback,
       depth: parameters.depth,
       variableDepth: variableDepth,
+      merge: parameters.merge === true,
     };
     if (!this.state.events[channel]) this.state.events[channel] = [];
     this.state.events[channel].push(listener);
@@ -1134,8 +1135,12 @@
         this.state.refCount[listener.eventKey]++;
         return next(i + 1);
       }
+      // only meta, as the npm client does, plus depth and merge so that a "/**"
+      // or merge subscription keeps its meaning after the reconnect
       var parameters = {};
       if (listener.meta) parameters.meta = listener.meta;
+      if (listener.variableDepth) parameters.depth = listener.depth;
+      if (listener.merge) parameters.merge = true;
       this._remoteOn(channel, parameters, (e, response) => {
         if (e) {
           if (e.code === 401 || e.code === 403) {
