@@ -666,8 +666,13 @@ func (c *wsConn) readPayload(b []byte, n int) ([]byte, error) {
 	end := len(b) + n
 	for len(b) < end {
 		if len(b) == cap(b) {
+			// doubling, whatever the fragments' sizes: a message sent in
+			// many small fragments costs linear copying, and the buffer is
+			// never more than twice what has arrived (nor over maxLength)
 			size := max(2*cap(b), minBuffer)
-			size = min(size, max(end, minBuffer))
+			if limit := int(c.lim.maxLength); limit > 0 && size > limit {
+				size = max(limit, end)
+			}
 			if err := c.charge(size); err != nil {
 				return b, err
 			}
