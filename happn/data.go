@@ -198,15 +198,43 @@ func (s *Server) get(ctx context.Context, sess *Session, req *request, opts *req
 		sess.send(itemFrame(sess, req, rec.Data, rec, nil, false))
 		return nil
 	}
-	recs, err := s.store.Find(ctx, req.path, q)
+	var recs []*store.Record
+	if nested || under {
+		recs, err = s.findPermitted(ctx, as, req.path, q)
+	} else {
+		recs, err = s.store.Find(ctx, req.path, q)
+	}
 	if err != nil {
 		return queryError(err, req.path)
 	}
-	if nested || under {
-		recs = s.permittedRecords(ctx, as, recs)
-	}
 	sess.send(listFrame(sess, req, recs, pathOnly))
 	return nil
+}
+
+// findPermitted finds the records of a per-item get or count that its
+// identity may get. Skip and limit page what it may get: paged before the
+// others are left out, a page that comes back short would tell that hidden
+// items matched the criteria, and criteria can then read a hidden value one
+// guess at a time.
+func (s *Server) findPermitted(ctx context.Context, as *security.Session, path string, q *query.Query) ([]*store.Record, error) {
+	find := q
+	if q != nil && (q.Skip > 0 || q.Limit > 0) {
+		unpaged := *q
+		unpaged.Skip, unpaged.Limit = 0, 0
+		find = &unpaged
+	}
+	recs, err := s.store.Find(ctx, path, find)
+	if err != nil {
+		return nil, err
+	}
+	recs = s.permittedRecords(ctx, as, recs)
+	if find != q {
+		recs = recs[min(q.Skip, len(recs)):]
+		if q.Limit > 0 && len(recs) > q.Limit {
+			recs = recs[:q.Limit]
+		}
+	}
+	return recs, nil
 }
 
 // listFrame builds the array form of a reply: [item…, responseMeta].
@@ -242,7 +270,7 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 	}
 	// count is authorised as get (happn-3 does not check it at all), and
 	// counts only what the user may get
-	as, _, under, err := s.authorizeItems(ctx, sess, req.path, "get", opts)
+	as, nested, under, err := s.authorizeItems(ctx, sess, req.path, "get", opts)
 	if err != nil {
 		return err
 	}
@@ -254,10 +282,10 @@ func (s *Server) count(ctx context.Context, sess *Session, req *request, opts *r
 		q.Aggregate = nil // a count counts; happn-3 reads no pipeline for it
 	}
 	var n int
-	if under {
+	if nested || under {
 		var recs []*store.Record
-		if recs, err = s.store.Find(ctx, req.path, q); err == nil {
-			n = len(s.permittedRecords(ctx, as, recs))
+		if recs, err = s.findPermitted(ctx, as, req.path, q); err == nil {
+			n = len(recs)
 		}
 	} else {
 		n, err = s.store.Count(ctx, req.path, q)

@@ -208,3 +208,38 @@ func within(a, b time.Duration, frac float64) bool {
 	r := float64(b) / float64(a)
 	return r >= 1-frac && r <= 1/(1-frac)
 }
+
+// TestProhibitedItemsDoNotShapeAPage: skip and limit page only what the
+// user may get. Paged before the prohibited items were left out, a page
+// came back empty exactly when a hidden item matched the criteria, and
+// criteria could then read a hidden value one guess at a time.
+func TestProhibitedItemsDoNotShapeAPage(t *testing.T) {
+	srv, admin := bobServer(t)
+	ctx := context.Background()
+	if _, err := admin.Set(ctx, "/bob/secret/x", map[string]string{"v": "SECRET"}); err != nil {
+		t.Fatal(err)
+	}
+	bob := connect(t, srv, "bob", "pw")
+	guess := func(prefix string) client.Option {
+		return client.Criteria(map[string]any{"$or": []any{
+			map[string]any{"v": 1},
+			map[string]any{"v": map[string]any{"$regex": "^" + prefix}},
+		}})
+	}
+	for _, prefix := range []string{"SEC", "NOPE"} {
+		res, err := bob.Get(ctx, "/bob/*", guess(prefix), client.Sort(map[string]int{"path": -1}), client.Limit(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := itemPaths(res); !slices.Equal(got, []string{"/bob/open/1"}) {
+			t.Errorf("guess %q, limit 1: %v, want [/bob/open/1] whatever the hidden items hold", prefix, got)
+		}
+		if n, err := bob.Count(ctx, "/bob/*", guess(prefix), client.Limit(1)); err != nil || n != 1 {
+			t.Errorf("guess %q, count with limit 1: %d %v, want 1", prefix, n, err)
+		}
+	}
+	res, err := bob.Get(ctx, "/bob/*", client.Sort(map[string]int{"path": -1}), client.Skip(1))
+	if err != nil || len(res.Items) != 0 {
+		t.Errorf("skip 1 past the only permitted item: %v %v", itemPaths(res), err)
+	}
+}

@@ -316,6 +316,10 @@ func TestNestedPermissions(t *testing.T) {
 	if len(res.Items) != 1 || res.Items[0].Meta.Path != "/tree/alice/a" {
 		t.Fatalf("nested get returned %+v", res.Items)
 	}
+	// a count counts only what the user may get
+	if n, err := alice.Count(ctx, "/tree/**"); err != nil || n != 1 {
+		t.Errorf("nested count = %d %v, want 1", n, err)
+	}
 	events := make(chan string, 4)
 	if _, err := alice.On(ctx, "/tree/**", client.OnOptions{}, func(e client.Event) { events <- e.Meta.Path }); err != nil {
 		t.Fatal(err)
