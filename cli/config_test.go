@@ -276,3 +276,49 @@ func TestObservabilityFlagsAndGC(t *testing.T) {
 		t.Fatalf("/metrics on the metrics listener: %d %.200s", resp.StatusCode, body)
 	}
 }
+
+// TestTrustedProxiesFlag: --trusted-proxies makes the node believe the
+// X-Forwarded-For of those proxies (here the test itself, at 127.0.0.1),
+// so a sourceIPWhitelist passes behind them; without it the header is
+// ignored. A bad entry stops the node with the entry named.
+func TestTrustedProxiesFlag(t *testing.T) {
+	file := writeFile(t, "happn.yaml", `host: 127.0.0.1
+port: 0
+secure: true
+services:
+  security:
+    config:
+      profiles:
+        - name: lan
+          session: {user.username: _ADMIN}
+          policy: {sourceIPWhitelist: [10.9.9.9]}
+`)
+	login := func(addr string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/auth/login?username=_ADMIN&password=happn", nil)
+		req.Header.Set("X-Forwarded-For", "10.9.9.9")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	n := startNode(t, "serve", "--config", file)
+	if code := login(n.addr); code != http.StatusUnauthorized {
+		t.Fatalf("X-Forwarded-For without trusted proxies: %d, want 401", code)
+	}
+	n = startNode(t, "serve", "--config", file, "--trusted-proxies", "127.0.0.0/8,::1")
+	if code := login(n.addr); code != http.StatusOK {
+		t.Fatalf("X-Forwarded-For from a trusted proxy: %d, want 200", code)
+	}
+	r := run(t, "serve", "--host", "127.0.0.1", "--port", "0", "--trusted-proxies", "proxy.example")
+	if r.code == ExitOK || !strings.Contains(r.stderr, `trustedProxies: "proxy.example" is not an IP address or a CIDR range`) {
+		t.Fatalf("bad --trusted-proxies: %+v", r)
+	}
+	bad := writeFile(t, "bad.yaml", "port: 0\nservices: {session: {config: {trustedProxies: [10.0.0.0/40]}}}\n")
+	r = run(t, "serve", "--config", bad)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `services.session.config.trustedProxies: "10.0.0.0/40" is not an IP address or a CIDR range`) {
+		t.Fatalf("bad trustedProxies in a file: %+v", r)
+	}
+}

@@ -32,6 +32,7 @@ type nodeFlags struct {
 	pprofAddr      string
 	metricsAddr    string
 	allowedOrigins []string
+	trustedProxies []string
 }
 
 func (f *nodeFlags) register(fl *pflag.FlagSet, configHelp string) {
@@ -44,12 +45,16 @@ func (f *nodeFlags) register(fl *pflag.FlagSet, configHelp string) {
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "also serve /metrics, /health and /ready without authentication on this address, e.g. 127.0.0.1:9100")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060")
 	fl.StringSliceVar(&f.allowedOrigins, "allowed-origins", nil, "browser origins (https://app.example, or *) allowed to open a websocket carrying the session cookie (default: the node's own host name)")
+	fl.StringSliceVar(&f.trustedProxies, "trusted-proxies", nil, "reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For gives the client's address (default: none, the header is ignored)")
 }
 
 // applyHappn applies the flags every node has to its happn config.
 func (f *nodeFlags) applyHappn(flags *pflag.FlagSet, cfg *happn.Config) {
 	if flags.Changed("allowed-origins") {
 		cfg.AllowedOrigins = f.allowedOrigins
+	}
+	if flags.Changed("trusted-proxies") {
+		cfg.TrustedProxies = f.trustedProxies
 	}
 }
 

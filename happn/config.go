@@ -79,6 +79,15 @@ type Config struct {
 	// every handshake to this node's host, so pages of other hosts whose
 	// users also use pages served by this node must be listed here.
 	AllowedOrigins []string `json:"allowedOrigins" yaml:"allowedOrigins"`
+	// TrustedProxies are the reverse proxies (IP addresses, or CIDR
+	// ranges such as "10.0.0.0/8") whose X-Forwarded-For header is
+	// believed. A client's address (for sourceIPWhitelist policies, the
+	// session's address, logs) is the socket peer's address; when that
+	// peer is a trusted proxy it is the rightmost X-Forwarded-For entry
+	// that is not itself a trusted proxy. Empty (the default): the header
+	// is ignored. An entry that is neither an address nor a range makes
+	// [New] fail.
+	TrustedProxies []string `json:"trustedProxies" yaml:"trustedProxies"`
 	// AcknowledgeTimeout bounds the wait for acks of an ACKNOWLEDGED
 	// publication; default 60s.
 	AcknowledgeTimeout time.Duration `json:"acknowledgeTimeout" yaml:"acknowledgeTimeout"`

@@ -58,6 +58,38 @@ func parseRequest(frame []byte, req *request) error {
 	})
 }
 
+// salvageRequest finds, in a frame parseRequest refused, what the error
+// reply echoes so that the client can match it to its request: a top-level
+// numeric eventId, and with it the action and sessionId when they are
+// strings. The frame is walked leniently (jsonscan.EachMemberLenient), so
+// an eventId is found before or after a broken member. It returns nil when
+// the frame has no such eventId: the reply then carries none of them.
+func salvageRequest(frame []byte) *request {
+	var req request
+	jsonscan.EachMemberLenient(frame, func(key, value []byte) {
+		switch {
+		case jsonscan.KeyIs(key, "eventId"):
+			if c := value[0]; c == '-' || c >= '0' && c <= '9' {
+				req.EventID = value
+			}
+		case jsonscan.KeyIs(key, "action"):
+			if a, ok := knownActions[string(value)]; ok {
+				req.Action = a
+			} else if a, ok := jsonscan.Unquote(value); ok {
+				req.Action = a
+			}
+		case jsonscan.KeyIs(key, "sessionId"):
+			if value[0] == '"' {
+				req.SessionID = value
+			}
+		}
+	})
+	if len(req.EventID) == 0 {
+		return nil
+	}
+	return &req
+}
+
 // parseOptions decodes the options the server reads. A wrong type for a
 // known option is an error; unknown options are ignored.
 func parseOptions(raw []byte, o *requestOptions) error {

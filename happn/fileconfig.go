@@ -51,6 +51,7 @@ type fileConfig struct {
 				FrameTimeout     *int64   `json:"frameTimeout" yaml:"frameTimeout"`
 				HandshakeTimeout *int64   `json:"handshakeTimeout" yaml:"handshakeTimeout"`
 				AllowedOrigins   []string `json:"allowedOrigins" yaml:"allowedOrigins"`
+				TrustedProxies   []string `json:"trustedProxies" yaml:"trustedProxies"`
 			} `json:"config" yaml:"config"`
 		} `json:"session" yaml:"session"`
 		Publisher struct {
@@ -140,6 +141,10 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 		cfg.HandshakeTimeout = time.Duration(*sc.HandshakeTimeout) * time.Millisecond
 	}
 	cfg.AllowedOrigins = sc.AllowedOrigins
+	if _, err := parseTrustedProxies(sc.TrustedProxies); err != nil {
+		return Config{}, fmt.Errorf("happn: reading config: services.session.config.%w", err)
+	}
+	cfg.TrustedProxies = sc.TrustedProxies
 	if t := fc.Services.Publisher.Config.PublicationOptions.AcknowledgeTimeout; t != nil {
 		cfg.AcknowledgeTimeout = time.Duration(*t) * time.Millisecond
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
@@ -132,14 +131,8 @@ func queryParam(r *http.Request, names ...string) string {
 }
 
 func (s *Server) httpLogin(w http.ResponseWriter, r *http.Request) {
-	ip := r.Header.Get("X-Forwarded-For")
-	if i := strings.IndexByte(ip, ','); i >= 0 {
-		ip = ip[:i]
-	}
-	ip = strings.TrimSpace(ip)
-	if ip == "" {
-		ip, _, _ = net.SplitHostPort(r.RemoteAddr)
-	}
+	// the socket peer's address; X-Forwarded-For only from a trusted proxy
+	ip, _ := s.proxies.clientAddr(r)
 	req := security.LoginRequest{
 		Username:  queryParam(r, "user", "username", "u"),
 		Password:  queryParam(r, "password", "pwd", "pass", "p"),

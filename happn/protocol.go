@@ -113,7 +113,8 @@ func (s *Server) handleFrame(sess *Session, frame []byte) {
 	var req request
 	if err := parseRequest(frame, &req); err != nil {
 		s.log.Warn("happn: Failed to decode incoming data", "session", sess.id, "err", err)
-		sess.send(errorFrame(sess, nil, plainError("Failed to decode incoming data: %v", err)))
+		// the reply carries the request's eventId when the frame has one
+		sess.send(errorFrame(sess, salvageRequest(frame), plainError("Failed to decode incoming data: %v", err)))
 		return
 	}
 	s.handleRequest(context.Background(), sess, &req)

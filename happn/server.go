@@ -93,6 +93,7 @@ type Server struct {
 	addr    atomic.Pointer[string] // the main listener's address, once listening (read by any goroutine)
 	obsSrv  *http.Server           // the separate metrics listener, if any
 	obsAddr string
+	proxies trustedProxies // Config.TrustedProxies, parsed
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -105,6 +106,10 @@ type Server struct {
 // listen until [Server.Start].
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Log.Validate(); err != nil {
+		return nil, fmt.Errorf("happn: %w", err)
+	}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
 		return nil, fmt.Errorf("happn: %w", err)
 	}
 	cfg = cfg.withDefaults()
@@ -120,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		stop:     make(chan struct{}),
 		mux:      http.NewServeMux(),
 		met:      newServerMetrics(cfg.Metrics),
+		proxies:  proxies,
 	}
 	s.acks = newAckTracker(s)
 	s.unfinished = &byteBudget{limit: max(cfg.MaxUnfinished, 0)}
@@ -420,10 +426,7 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 		sess.headers["host"] = h
 	}
 	sess.encrypted = r.TLS != nil
-	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		sess.remoteAddr = host
-		sess.remotePort, _ = strconv.Atoi(port)
-	}
+	sess.remoteAddr, sess.remotePort = s.proxies.clientAddr(r)
 	if !s.register(sess) {
 		conn.abort()
 		return

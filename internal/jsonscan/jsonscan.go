@@ -252,6 +252,84 @@ func EachMember(b []byte, fn func(key, value []byte) error) error {
 	}
 }
 
+// EachMemberLenient walks the members of the object b as EachMember does,
+// but salvages what it can of an object EachMember refuses: a value that is
+// not valid JSON (nested too deeply, a bad escape, a bad number) is skipped
+// up to the ',' or '}' that ends it, counting brackets and strings without
+// validating them, and fn sees only the members whose key and value are
+// valid. The walk ends at what cannot be skipped (a broken key, a missing
+// ':', the end of b). It reads each byte a bounded number of times and
+// does not recurse, whatever b holds. It is meant for error replies to
+// broken requests, to find the member (an eventId) that lets the client
+// match the reply to its request.
+func EachMemberLenient(b []byte, fn func(key, value []byte)) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		kend, _, err := scanString(b, i)
+		if err != nil {
+			return
+		}
+		key := b[i:kend]
+		i = skipSpace(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return
+		}
+		i = skipSpace(b, i+1)
+		vstart := i
+		if end, err := scanValue(b, i, 1); err == nil {
+			if j := skipSpace(b, end); j < len(b) && (b[j] == ',' || b[j] == '}') {
+				fn(key, b[vstart:end])
+				i = j
+			} else {
+				i = skipBroken(b, vstart)
+			}
+		} else {
+			i = skipBroken(b, vstart)
+		}
+		if i >= len(b) || b[i] != ',' {
+			return
+		}
+		i = skipSpace(b, i+1)
+	}
+}
+
+// skipBroken skips a value that may not be valid JSON, from b[i] to the
+// ',' or '}' that ends it at its own level; it returns that index, or
+// len(b). Strings are skipped to their closing quote whatever their escapes
+// are, and brackets are counted, not matched.
+func skipBroken(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' {
+					i++
+				}
+				i++
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return len(b)
+}
+
 // KeyIs reports whether the quoted raw key equals name (keys with escapes
 // are compared after decoding).
 func KeyIs(raw []byte, name string) bool {
