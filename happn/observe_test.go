@@ -131,10 +131,13 @@ func TestMetricsAfterAKnownWorkload(t *testing.T) {
 		`happner_sessions{kind="local"}`:                       0,
 		`happner_slow_consumer_disconnects_total`:              0,
 	})
-	// durations are sampled: the first request of each session and one
-	// in SampleEvery after it
-	if n := s[`happner_request_duration_seconds_count{action="set"}`]; n < 1 || n > sets {
-		t.Errorf("timed sets = %v, want between 1 and %d", n, sets)
+	// durations are sampled: the first request of each action in each
+	// session and one in SampleEvery of that action after it (alice's
+	// sets 1 and 17, her first get, admin's on)
+	for action, want := range map[string]float64{"set": 2, "get": 1, "on": 1} {
+		if n := s[`happner_request_duration_seconds_count{action="`+action+`"}`]; n != want {
+			t.Errorf("timed %s requests = %v, want %v", action, n, want)
+		}
 	}
 	if got, want := s[`happner_request_duration_seconds_count{action="configure-session"}`], float64(2+2*badLogins+1); got != want {
 		t.Errorf("every session's first request is timed: %v configure-session, want %v", got, want)
@@ -395,5 +398,28 @@ func TestConfigFileObservabilityKeys(t *testing.T) {
 	}
 	if _, err := ParseConfig([]byte(`{"log":{"level":"chatty"}}`), "json"); err == nil || !strings.Contains(err.Error(), "chatty") {
 		t.Errorf("a bad log level is accepted: %v", err)
+	}
+}
+
+// TestDurationSampleFollowsEachAction: a client whose requests alternate
+// between two actions has both timed; a sample taken on the session's
+// request count timed only one of them.
+func TestDurationSampleFollowsEachAction(t *testing.T) {
+	srv := startServer(t, Config{})
+	ctx := context.Background()
+	c := connect(t, srv, "", "")
+	for i := range 2 * metrics.SampleEvery {
+		if _, err := c.Set(ctx, fmt.Sprintf("/alternating/%d", i), map[string]int{"v": i}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctx, "/alternating/0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := scrape(t, srv.Addr(), "")
+	for _, action := range []string{"set", "get"} {
+		if n := s[`happner_request_duration_seconds_count{action="`+action+`"}`]; n != 2 {
+			t.Errorf("timed %s requests = %v, want 2 of %d", action, n, 2*metrics.SampleEvery)
+		}
 	}
 }

@@ -49,6 +49,9 @@ type Session struct {
 	token     string
 	parentID  string
 	msgCount  int64
+	// actionSeq counts the session's requests of each action (wrapping),
+	// to time the first of each and every metrics.SampleEvery-th after it
+	actionSeq [numActions]uint8
 	timestamp int64
 
 	alive       atomic.Bool  // a pong (or any legacy ping) arrived since the last ping

@@ -326,7 +326,8 @@ func (s Status) String() string {
 }
 
 // SampleEvery is how often requests and store operations are timed: the
-// first request of each session and every SampleEvery-th after it, and
+// first request of each action in each session and every SampleEvery-th
+// of that action after it (so that no pattern of actions hides one), and
 // the first of every SampleEvery operations of each datastore operation;
 // the others are only counted. Reading the clock twice costs more than
 // the rest of the metrics of a request on a virtual machine, so timing
@@ -376,9 +377,10 @@ func (m *Metrics) Action(name string) *Action {
 	return a
 }
 
-// Start begins a request of the action, the seq-th request of its session
-// (from 1): it returns the Stamp to give to Done, which is NotTimed unless
-// the request is part of the timing sample.
+// Start begins a request of the action, the seq-th request of this action
+// in its session (from 1; it may wrap at a multiple of SampleEvery): it
+// returns the Stamp to give to Done, which is NotTimed unless the request
+// is part of the timing sample.
 func (a *Action) Start(seq int64) Stamp {
 	if a == nil || seq%SampleEvery != 1 {
 		return NotTimed
