@@ -37,18 +37,18 @@ type Session struct {
 	encrypted  bool
 	local      bool
 
-	mu        sync.Mutex
-	protocol  string // "happn" until configure-session
-	version   string
-	browser   bool // configure-session said the client runs in a browser
-	info      json.RawMessage
-	loggedIn  bool
-	user      *SessionUser
-	sec       *security.Session // the security session once logged in (secure servers)
-	ttlTimer  *time.Timer       // ends the session when its policy's ttl runs out
-	token     string
-	parentID  string
-	msgCount  int64
+	mu       sync.Mutex
+	protocol string // "happn" until configure-session
+	version  string
+	browser  bool // configure-session said the client runs in a browser
+	info     json.RawMessage
+	loggedIn bool
+	user     *SessionUser
+	sec      *security.Session // the security session once logged in (secure servers)
+	ttlTimer *time.Timer       // ends the session when its policy's ttl runs out
+	token    string
+	parentID string
+	msgCount int64
 	// actionSeq counts the session's requests of each action (wrapping),
 	// to time the first of each and every metrics.SampleEvery-th after it
 	actionSeq [numActions]uint8
