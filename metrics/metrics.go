@@ -184,6 +184,12 @@ func New(info Info) *Metrics {
 		Help: "Failed data store operations, by datastore.",
 	}, []string{"store"})
 
+	// the refusals outside the happn protocol start at zero too, so that
+	// a rate over them has a series before the first refusal
+	for _, action := range []string{"http", "call"} {
+		m.denials.WithLabelValues(action)
+	}
+
 	own := []prometheus.Collector{
 		loginVec, m.requests, m.reqDuration, m.denials,
 		m.publications, m.deliveries, m.slowConsumers,

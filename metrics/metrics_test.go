@@ -56,6 +56,11 @@ func TestEveryFamilyIsExposed(t *testing.T) {
 			t.Errorf("logins result %s = %v, %v; want a 0 series", r, v, ok)
 		}
 	}
+	for _, action := range []string{"http", "call"} {
+		if v, ok := s[`happner_security_denials_total{action="`+action+`"}`]; !ok || v != 0 {
+			t.Errorf("denials of %s = %v, %v; want a 0 series", action, v, ok)
+		}
+	}
 	if s[`happner_cluster_members{status="STABLE"}`] != 2 || s["happner_cluster_peers"] != 1 {
 		t.Errorf("cluster gauges: %v %v", s[`happner_cluster_members{status="STABLE"}`], s["happner_cluster_peers"])
 	}
