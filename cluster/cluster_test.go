@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -370,6 +371,67 @@ func TestMemberLeavingAndJoining(t *testing.T) {
 	want := []string{"peer/remove " + gone, "peer/add " + n.Name()}
 	if !slices.Equal(events, want) {
 		t.Errorf("peer events %v, want %v", events, want)
+	}
+}
+
+// statusLog records the statuses a member's log says it moved to.
+type statusLog struct {
+	mu       sync.Mutex
+	statuses []string
+}
+
+func (l *statusLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *statusLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *statusLog) WithGroup(string) slog.Handler            { return l }
+func (l *statusLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "cluster: status" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "to" {
+			l.mu.Lock()
+			l.statuses = append(l.statuses, a.Value.String())
+			l.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (l *statusLog) since(n int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.statuses[n:])
+}
+
+// TestCleanStopKeepsPeersStable: a member that stops tells its peers it is
+// leaving, so they drop it at once and stay STABLE; seeing its connection
+// end first, they counted themselves UNSTABLE and tried to reconnect to it
+// until a scan found its record gone.
+func TestCleanStopKeepsPeersStable(t *testing.T) {
+	shared := newShared(t)
+	logs := &statusLog{}
+	first := testConfig("dep-clean-stop", "svc", nil, shared)
+	first.Logger = slog.New(logs)
+	// scans far apart: only the notice can make the first member drop the
+	// stopped one soon (it learns of the others by their connections)
+	first.Membership.MemberScanningInterval = 10 * time.Second
+	ms := startAll(t, first)
+	ms = append(ms, startAll(t,
+		testConfig("dep-clean-stop", "svc", nil, shared),
+		testConfig("dep-clean-stop", "svc", nil, shared))...)
+	eventually(t, 5*time.Second, "a stable cluster", func() bool {
+		return ms[0].Status() == StatusStable && len(ms[0].Peers()) == 2
+	})
+	seen := len(logs.since(0))
+	if err := ms[2].Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the stopped member dropped by the first", func() bool {
+		return len(ms[0].Peers()) == 1
+	})
+	if got := logs.since(seen); len(got) != 0 || ms[0].Status() != StatusStable {
+		t.Errorf("the first member moved to %v (now %s) when a peer stopped cleanly", got, ms[0].Status())
 	}
 }
 

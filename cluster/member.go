@@ -623,6 +623,7 @@ func (m *Member) Stop(ctx context.Context) error {
 	m.notifyLocked()
 	m.mu.Unlock()
 	m.flushSecurity(ctx)
+	m.announceLeaving(ctx)
 	m.cancel()
 	m.wg.Wait()
 	for _, stop := range m.stops {

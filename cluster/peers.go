@@ -382,6 +382,28 @@ func (m *Member) dial(ctx context.Context, name string, p *peer, rec Record) (*c
 	return cl, nil
 }
 
+// peerLeft drops a peer that announced it is leaving; its record is kept
+// out of the peers for StaleMemberThreshold in case a scan still reads it.
+func (m *Member) peerLeft(name, memberID string) {
+	var closeIt *peer
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return
+	}
+	m.departed[memberID] = time.Now()
+	if p := m.peers[name]; p != nil && p.rec.MemberID == memberID {
+		m.log.Info("cluster: peer is leaving", "peer", name)
+		closeIt = m.dropLocked(name)
+	}
+	events := m.stateUpdateLocked()
+	m.mu.Unlock()
+	m.emit(events)
+	if closeIt != nil {
+		go closeIt.close()
+	}
+}
+
 // connectFailed handles a failed login or subscription: a refused
 // connection means the member has left; other errors are retried at the
 // next scan.

@@ -21,6 +21,18 @@ const ReplicatePath = "/__REPLICATE"
 // securityTopic is the topic of a security change batch.
 const securityTopic = "/security/dataChanged"
 
+// leavingTopic is a member's notice, sent on ReplicatePath as it stops,
+// that it is leaving: its peers drop it at once instead of seeing its
+// connection end, counting themselves UNSTABLE and trying to reconnect
+// until their next scan finds its record gone. The payload is a
+// leavingNotice.
+const leavingTopic = "/cluster/leaving"
+
+// leavingNotice is the payload of a leaving notice.
+type leavingNotice struct {
+	MemberID string `json:"memberId"`
+}
+
 // notReplicated are path prefixes whose publications never cross members:
 // exchange traffic goes point to point, descriptions are per member, and
 // the cluster's own channel is handled apart.
@@ -231,7 +243,20 @@ func (m *Member) onReplicate(from string, ev client.Event) {
 		m.log.Error("cluster: unexpected replication message", "peer", from, "err", err)
 		return
 	}
-	if msg.Origin == m.self.Name || msg.Topic != securityTopic {
+	if msg.Origin == m.self.Name {
+		return
+	}
+	switch msg.Topic {
+	case securityTopic:
+	case leavingTopic:
+		var n leavingNotice
+		if err := json.Unmarshal(msg.Payload, &n); err != nil || n.MemberID == "" {
+			m.log.Error("cluster: unexpected leaving notice", "peer", from, "err", err)
+			return
+		}
+		m.peerLeft(msg.Origin, n.MemberID)
+		return
+	default:
 		return
 	}
 	var b securityBatch
@@ -250,4 +275,53 @@ func (m *Member) onReplicate(from string, ev client.Event) {
 		sec.ApplyRemoteChange(m.ctx, c)
 	}
 	m.met.SecurityChanges(metrics.In, len(b.Changes))
+}
+
+// leavingGrace bounds how long a stopping member waits for its peers to
+// act on its leaving notice.
+const leavingGrace = time.Second
+
+// announceLeaving tells the peers that this member is leaving, before its
+// connections close, and waits (at most leavingGrace) for them to drop it:
+// a peer that acts on the notice closes its connection into this member.
+// Closing this member's own connections first could reach a peer before
+// the notice does, and make it count itself UNSTABLE for a moment.
+func (m *Member) announceLeaving(ctx context.Context) {
+	if m.local == nil {
+		return
+	}
+	m.mu.Lock()
+	peersIn := len(m.inbound)
+	m.mu.Unlock()
+	if peersIn == 0 {
+		return
+	}
+	payload, err := json.Marshal(leavingNotice{MemberID: m.self.MemberID})
+	if err != nil {
+		return
+	}
+	msg := replicateMessage{Topic: leavingTopic, Origin: m.self.Name, Payload: payload}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := m.local.Set(ctx, ReplicatePath, msg, client.NoStore()); err != nil {
+		m.log.Debug("cluster: announcing the departure", "err", err)
+		return
+	}
+	timer := time.NewTimer(leavingGrace)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		left, changed := len(m.inbound) == 0, m.changed
+		m.mu.Unlock()
+		if left {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
