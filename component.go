@@ -169,6 +169,13 @@ func newComponent(name string, instance any, moduleVersion string, cc ComponentC
 		desc.Data[k] = v
 	}
 	c.desc = desc
+	// a stop or shutdown method that does not exist would only fail when
+	// the mesh stops: refuse it now, as a bad start method is refused
+	for _, lm := range []string{cc.StopMethod, cc.ShutdownMethod} {
+		if _, err := c.lifecycle(lm); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 

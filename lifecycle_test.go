@@ -158,3 +158,26 @@ func (localEmitter) Run(h *happner.Happn) (*happner.Origin, error) {
 	}
 	return &who, nil
 }
+
+// A stopMethod or shutdownMethod naming no method is refused at Create,
+// as a bad startMethod is, not left to fail at Stop.
+func TestMissingStopMethodIsRefusedAtCreate(t *testing.T) {
+	for _, bad := range []func(*happner.ComponentConfig){
+		func(c *happner.ComponentConfig) { c.StopMethod = "zz" },
+		func(c *happner.ComponentConfig) { c.ShutdownMethod = "zz" },
+	} {
+		r := &recorder{}
+		cfg := lifecycleConfig(r, "front")
+		cc := cfg.Components["front"]
+		bad(&cc)
+		cfg.Components["front"] = cc
+		m, err := happner.Create(tctx(t), cfg)
+		if err == nil {
+			_ = m.Stop(tctx(t))
+			t.Fatal("created with a missing lifecycle method")
+		}
+		if !strings.Contains(err.Error(), `component "front" has no method "zz"`) || len(r.log) != 0 {
+			t.Fatalf("err %v, calls %v", err, r.log)
+		}
+	}
+}

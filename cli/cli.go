@@ -41,8 +41,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -65,7 +68,7 @@ const (
 // status. SIGINT and SIGTERM stop a running node cleanly.
 func Main(reg *happner.Registry) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr, reg)
+	code := RunAs(ctx, programName(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr, reg)
 	stop()
 	os.Exit(code)
 }
@@ -75,10 +78,19 @@ func Main(reg *happner.Registry) {
 // status. A node runs until ctx ends. reg resolves the modules of config
 // files; nil means none.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, reg *happner.Registry) int {
+	return RunAs(ctx, "happner", args, stdout, stderr, reg)
+}
+
+// RunAs is Run for a program called name: the name its help, usage and
+// error lines give (Main passes the executable's base name).
+func RunAs(ctx context.Context, name string, args []string, stdout, stderr io.Writer, reg *happner.Registry) int {
 	if reg == nil {
 		reg = happner.NewRegistry()
 	}
-	e := &env{stdout: stdout, stderr: stderr, reg: reg}
+	if name == "" {
+		name = "happner"
+	}
+	e := &env{stdout: stdout, stderr: stderr, reg: reg, name: name}
 	root := e.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -87,11 +99,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, reg *happ
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "happner: %v\n", err)
+	// the library's errors start with "happner: " already
+	msg := name + ": " + strings.TrimPrefix(err.Error(), "happner: ")
+	if e.logJSON {
+		// every line of a JSON log is a JSON record, the last one too
+		e.log.Error(msg)
+	} else {
+		fmt.Fprintln(stderr, msg)
+	}
 	var ue *usageError
 	if !e.ran || errors.As(err, &ue) {
 		if !e.ran {
-			fmt.Fprintln(stderr, "run 'happner --help' for usage")
+			fmt.Fprintf(stderr, "run '%s --help' for usage\n", name)
 		}
 		return ExitUsage
 	}
@@ -102,9 +121,27 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, reg *happ
 type env struct {
 	stdout, stderr io.Writer
 	reg            *happner.Registry
+	// name is the program's name in help and error lines.
+	name string
 	// ran is set once a command's own code runs: errors before it (flags,
 	// arguments, unknown commands) are usage errors.
 	ran bool
+	// log is the node's logger once a node command has built it, and
+	// logJSON whether it writes JSON: a failed command is then reported
+	// as a JSON record rather than a text line.
+	log     *slog.Logger
+	logJSON bool
+}
+
+// programName is the name a binary run as arg0 calls itself: the base
+// name of its executable, without a Windows ".exe"; "happner" when there
+// is none.
+func programName(arg0 string) string {
+	name := strings.TrimSuffix(filepath.Base(arg0), ".exe")
+	if name == "" || name == "." || name == string(filepath.Separator) {
+		return "happner"
+	}
+	return name
 }
 
 // usageError marks an error of the command line or the config file.
@@ -119,7 +156,7 @@ func usage(format string, args ...any) error {
 
 func (e *env) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "happner",
+		Use:           e.name,
 		Short:         "happner-go: happn, happner and happner-cluster nodes, and a tool to look into them",
 		SilenceUsage:  true,
 		SilenceErrors: true,

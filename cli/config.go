@@ -142,6 +142,6 @@ func readSecret(path, flag string) (string, error) {
 
 // wrongCommand is the error for a file given to the command that does not
 // run what it describes.
-func wrongCommand(path string, kind fileKind, use, why string) error {
-	return &usageError{err: errors.New(fmt.Sprintf("%s is %s%s: run it with `happner %s --config %s`", path, kind, why, use, path))}
+func wrongCommand(program, path string, kind fileKind, use, why string) error {
+	return &usageError{err: errors.New(fmt.Sprintf("%s is %s%s: run it with `%s %s --config %s`", path, kind, why, program, use, path))}
 }

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -320,5 +322,91 @@ services:
 	r = run(t, "serve", "--config", bad)
 	if r.code != ExitUsage || !strings.Contains(r.stderr, `services.session.config.trustedProxies: "10.0.0.0/40" is not an IP address or a CIDR range`) {
 		t.Fatalf("bad trustedProxies in a file: %+v", r)
+	}
+}
+
+// jsonLines fails the test unless every line of logs is a JSON record,
+// and returns the records' messages.
+func jsonLines(t *testing.T, logs string) []string {
+	t.Helper()
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not JSON: %q in:\n%s", line, logs)
+		}
+		msgs = append(msgs, fmt.Sprint(rec["msg"]))
+	}
+	return msgs
+}
+
+// TestLogFormatFromTheFileCoversItsWarnings: log.format json in the file
+// makes the file's own warnings, and a refused start, JSON records too.
+func TestLogFormatFromTheFileCoversItsWarnings(t *testing.T) {
+	happnFile := writeFile(t, "happn.yaml", "host: 127.0.0.1\nport: 0\nprot: 1\nlog: {format: json}\n")
+	meshFile := writeFile(t, "mesh.yaml", "happn: {host: 127.0.0.1, port: 0, log: {format: json}}\nmodules: {calc: {}}\ncomponents: {calc: {}}\nprot: 1\n")
+	for _, file := range []string{happnFile, meshFile} {
+		n := startNode(t, "serve", "--config", file)
+		if msgs := jsonLines(t, n.errOut.String()); !strings.Contains(strings.Join(msgs, "\n"), "config: unknown key prot") {
+			t.Fatalf("%s: no warning in:\n%s", file, n.errOut.String())
+		}
+		r := run(t, "serve", "--config", file, "--strict")
+		msgs := jsonLines(t, r.stderr)
+		if r.code != ExitUsage || !strings.Contains(msgs[len(msgs)-1], "refused in strict mode") {
+			t.Fatalf("%s --strict: %+v", file, r)
+		}
+	}
+	// the command line wins over the file
+	n := startNode(t, "serve", "--config", happnFile, "--log-format", "text")
+	if !strings.Contains(n.errOut.String(), "level=WARN msg=\"config: unknown key prot") {
+		t.Fatalf("--log-format text:\n%s", n.errOut.String())
+	}
+}
+
+// TestStoredAdminPasswordIsKept: a secure mesh whose store already holds
+// _ADMIN with another password fails to start with a hint saying why.
+func TestStoredAdminPasswordIsKept(t *testing.T) {
+	mesh := writeFile(t, "mesh.yaml", "happn: {host: 127.0.0.1, port: 0, secure: true, filename: "+t.TempDir()+"/data.db}\nmodules: {calc: {}}\ncomponents: {calc: {}}\n")
+	t.Setenv(EnvAdminPassword, "first-pw")
+	n := startNode(t, "serve", "--config", mesh)
+	if code := n.stop(t); code != ExitOK {
+		t.Fatalf("stop: %d\n%s", code, n.errOut.String())
+	}
+	t.Setenv(EnvAdminPassword, "second-pw")
+	r := run(t, "serve", "--config", mesh)
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "Invalid credentials") ||
+		!strings.Contains(r.stderr, "the store already holds _ADMIN with another password") || !strings.Contains(r.stderr, EnvAdminPassword) {
+		t.Fatalf("restart with another admin password: %+v", r)
+	}
+}
+
+// TestProgramName: a binary built with Main calls itself by its
+// executable's name in its help and errors; cmd/happner stays happner.
+func TestProgramName(t *testing.T) {
+	for arg0, want := range map[string]string{"/usr/local/bin/greetd": "greetd", "happner": "happner", `C:\bin\greetd.exe`: "greetd", "": "happner"} {
+		if runtime.GOOS != "windows" && strings.Contains(arg0, `\`) {
+			continue
+		}
+		if got := programName(arg0); got != want {
+			t.Errorf("programName(%q) = %q, want %q", arg0, got, want)
+		}
+	}
+	var out, errOut syncBuffer
+	if code := RunAs(context.Background(), "greetd", []string{"--help"}, &out, &errOut, nil); code != ExitOK || !strings.Contains(out.String(), "greetd [command]") || strings.Contains(out.String(), "happner [command]") {
+		t.Fatalf("--help: %d %s", code, out.String())
+	}
+	out, errOut = syncBuffer{}, syncBuffer{}
+	if code := RunAs(context.Background(), "greetd", []string{"nosuch"}, &out, &errOut, nil); code != ExitUsage || !strings.Contains(errOut.String(), "run 'greetd --help' for usage") || !strings.HasPrefix(errOut.String(), "greetd: ") {
+		t.Fatalf("unknown command: %d %s", code, errOut.String())
+	}
+}
+
+// TestErrorsHaveOnePrefix: an error of the library is printed once
+// prefixed, not "happner: happner: …".
+func TestErrorsHaveOnePrefix(t *testing.T) {
+	mesh := writeFile(t, "mesh.yaml", "happn: {host: 127.0.0.1, port: 0}\nmodules: {calc: {}}\ncomponents: {calc: {stopMethod: zz}}\n")
+	r := run(t, "serve", "--config", mesh)
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "happner: component \"calc\" has no method \"zz\"") || strings.Contains(r.stderr, "happner: happner:") || r.stdout != "" {
+		t.Fatalf("stopMethod zz: %+v", r)
 	}
 }

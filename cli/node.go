@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,8 +17,10 @@ import (
 
 	"github.com/happner-go/happner"
 	"github.com/happner-go/happner/cluster"
+	"github.com/happner-go/happner/configfile"
 	"github.com/happner-go/happner/gctune"
 	"github.com/happner-go/happner/happn"
+	"github.com/happner-go/happner/happn/client"
 	"github.com/happner-go/happner/logging"
 )
 
@@ -61,7 +64,8 @@ func (f *nodeFlags) applyHappn(flags *pflag.FlagSet, cfg *happn.Config) {
 func (f *nodeFlags) logger(e *env) (*slog.Logger, error) { return f.loggerFor(e, logging.Options{}) }
 
 // loggerFor builds the node's logger from the config file's log settings,
-// with --log-format and --log-level winning.
+// with --log-format and --log-level winning. The last logger built is the
+// one Run reports a failed command through.
 func (f *nodeFlags) loggerFor(e *env, o logging.Options) (*slog.Logger, error) {
 	if f.logFormat != "" {
 		o.Format = f.logFormat
@@ -73,7 +77,32 @@ func (f *nodeFlags) loggerFor(e *env, o logging.Options) (*slog.Logger, error) {
 	if err != nil {
 		return nil, usage("%v (--log-format: text or json; --log-level: debug, info, warn or error)", err)
 	}
+	e.log = log
+	e.logJSON = strings.EqualFold(o.Format, logging.FormatJSON)
 	return log, nil
+}
+
+// fileLogger builds the logger the config file asks for (log, and for a
+// mesh or a member happn.log, the top-level key winning), read before the
+// rest of the file is decoded so that the file's warnings and errors are
+// logged in the file's format, with --log-format and --log-level winning. A log section that cannot be read leaves
+// the defaults: decoding the file reports it.
+func (f *nodeFlags) fileLogger(e *env, doc *configfile.Document, kind fileKind) (*slog.Logger, error) {
+	var o logging.Options
+	root := doc.Root()
+	if kind != happnFile && root.Has("happn", "log") {
+		_ = root.Child("happn").Child("log").Decode(&o)
+	}
+	if root.Has("log") {
+		var top logging.Options
+		if root.Child("log").Decode(&top) == nil {
+			o = top
+		}
+	}
+	if o.Validate() != nil {
+		o = logging.Options{}
+	}
+	return f.loggerFor(e, o)
 }
 
 // prepare finishes a node's happn config from the flags every node has and
@@ -118,8 +147,9 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) (stop func()
 	return func() { _ = srv.Close() }, nil
 }
 
-// runNode starts a node with start, prints its line, waits for ctx and
-// stops it.
+// runNode starts a node with start, prints its line (none when line is
+// "": start prints it later), waits for ctx and stops it. A start cut
+// short by ctx (a signal) is a clean stop, not a failure.
 func (e *env) runNode(ctx context.Context, f *nodeFlags, log *slog.Logger, start func(context.Context) (line string, stop func(context.Context) error, err error)) error {
 	if f.pprofAddr != "" {
 		stopPprof, err := servePprof(ctx, f.pprofAddr, log)
@@ -130,14 +160,35 @@ func (e *env) runNode(ctx context.Context, f *nodeFlags, log *slog.Logger, start
 	}
 	line, stop, err := start(ctx)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			// SIGINT or SIGTERM during the start: the node was asked to
+			// stop, it did not fail
+			log.Info("stopped before the node had started", "reason", context.Cause(ctx).Error())
+			return nil
+		}
+		return withAdminPasswordHint(err)
 	}
-	fmt.Fprintln(e.stdout, line)
+	if line != "" {
+		fmt.Fprintln(e.stdout, line)
+	}
 	<-ctx.Done()
 	log.Info("stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	return stop(stopCtx)
+}
+
+// withAdminPasswordHint explains a secure node whose own login as _ADMIN
+// was refused: the store already holds _ADMIN with another password.
+func withAdminPasswordHint(err error) error {
+	var se *client.ServerError
+	if !errors.As(err, &se) || se.Name != "AccessDenied" || !strings.Contains(err.Error(), "data layer client") {
+		return err
+	}
+	return fmt.Errorf("%w (the store already holds _ADMIN with another password: the admin password given by "+
+		"--admin-password-file, --admin-password, %s or services.security.config.adminUser.password is used only "+
+		"when _ADMIN is first created, a stored one is kept; give the stored password, or log in with it and change "+
+		"_ADMIN's password first)", err, EnvAdminPassword)
 }
 
 type serveFlags struct {
@@ -230,9 +281,13 @@ func (e *env) serve(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	switch kind := kindOf(doc); kind {
+	kind := kindOf(doc)
+	if log, err = f.fileLogger(e, doc, kind); err != nil {
+		return err
+	}
+	switch kind {
 	case memberFile:
-		return wrongCommand(f.path, kind, "member", " (it has happn.services.membership or a cluster section)")
+		return wrongCommand(e.name, f.path, kind, "member", " (it has happn.services.membership or a cluster section)")
 	case meshFile:
 		cfg, err := happner.DecodeConfig(doc.Root())
 		if err != nil {
@@ -339,7 +394,10 @@ func (e *env) member(cmd *cobra.Command, f *nodeFlags) error {
 		return err
 	}
 	if kind := kindOf(doc); kind != memberFile {
-		return wrongCommand(f.path, kind, "serve", " without happn.services.membership.config")
+		return wrongCommand(e.name, f.path, kind, "serve", " without happn.services.membership.config")
+	}
+	if log, err = f.fileLogger(e, doc, memberFile); err != nil {
+		return err
 	}
 	cfg, err := cluster.DecodeConfig(doc.Root())
 	if err != nil {
@@ -364,6 +422,35 @@ func (e *env) member(cmd *cobra.Command, f *nodeFlags) error {
 		if err != nil {
 			return "", nil, err
 		}
-		return fmt.Sprintf("happner member %s listening on %s", m.Name(), m.ClientAddr()), m.Stop, nil
+		line := func(addr string) string { return fmt.Sprintf("happner member %s listening on %s", m.Name(), addr) }
+		if addr := m.ClientAddr(); addr != "" {
+			return line(addr), m.Stop, nil
+		}
+		// cluster.dependenciesSatisfiedDeferListen: the client port opens
+		// once every brokered component has a member
+		log.Info("client port deferred until the brokered components have members")
+		go e.announceClientPort(ctx, m.ClientAddr, line)
+		return "", m.Stop, nil
 	})
+}
+
+// clientPortPoll is how often a member's deferred client port is checked.
+const clientPortPoll = 50 * time.Millisecond
+
+// announceClientPort prints line(addr) once clientAddr gives the address
+// of the opened client port, or gives up when ctx ends.
+func (e *env) announceClientPort(ctx context.Context, clientAddr func() string, line func(addr string) string) {
+	tick := time.NewTicker(clientPortPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if addr := clientAddr(); addr != "" {
+				fmt.Fprintln(e.stdout, line(addr))
+				return
+			}
+		}
+	}
 }

@@ -47,6 +47,9 @@ func (f *opFlags) credentials() (string, string, error) {
 // connect logs in to the node with the happn client; onEvent (may be
 // nil) receives its connection events.
 func (f *opFlags) connect(ctx context.Context, onEvent ...func(client.ConnectionEvent)) (*client.Client, error) {
+	if err := f.checkURL(); err != nil {
+		return nil, err
+	}
 	user, pw, err := f.credentials()
 	if err != nil {
 		return nil, err
@@ -60,12 +63,40 @@ func (f *opFlags) connect(ctx context.Context, onEvent ...func(client.Connection
 	}
 	c, err := client.New(ctx, opts)
 	if err != nil {
-		if pw == "" {
+		if pw == "" && loginRefused(err) {
 			return nil, fmt.Errorf("%s: %w (set %s or --password-file)", f.url, err, EnvPassword)
 		}
 		return nil, fmt.Errorf("%s: %w", f.url, err)
 	}
 	return c, nil
+}
+
+// checkURL refuses a --url the client cannot connect to (no scheme, no
+// host) as a usage error.
+func (f *opFlags) checkURL() error {
+	u, err := url.Parse(f.url)
+	if err == nil {
+		switch strings.ToLower(u.Scheme) {
+		case "http", "https", "ws", "wss":
+			if u.Host != "" {
+				return nil
+			}
+		}
+	}
+	return usage("--url %q: want http://HOST:PORT or https://HOST:PORT", f.url)
+}
+
+// loginRefused reports whether err is the server refusing the login
+// (AccessDenied, or a secure server asking for credentials), rather than
+// a connection that failed.
+func loginRefused(err error) bool {
+	var se *client.ServerError
+	if errors.As(err, &se) {
+		return se.Name == "AccessDenied" || se.Code == http.StatusUnauthorized
+	}
+	// the client's own error when the server says it is secure and no
+	// password was given; it has no error value of its own to match
+	return strings.Contains(err.Error(), "the server is secure")
 }
 
 // operatorCommands are the commands against a running node.
@@ -346,7 +377,7 @@ func (e *env) call(ctx context.Context, f *opFlags, args []string) error {
 	defer cancel()
 	results, err := mc.Results(ctx, component, method, params...)
 	if err != nil {
-		return fmt.Errorf("%s.%s: %w", component, method, err)
+		return fmt.Errorf("%s.%s: %w", component, method, namedError{err})
 	}
 	switch len(results) {
 	case 0:
@@ -356,6 +387,21 @@ func (e *env) call(ctx context.Context, f *opFlags, args []string) error {
 	}
 	return e.printJSON(results)
 }
+
+// namedError prints a component's or the server's error with its name,
+// "Name: message", as get and set print the server's errors.
+type namedError struct{ err error }
+
+func (e namedError) Error() string {
+	var he *happner.Error
+	msg := e.err.Error()
+	if errors.As(e.err, &he) && he.Message != "" && strings.HasSuffix(msg, he.Message) {
+		return strings.TrimSuffix(msg, he.Message) + he.ErrorName() + ": " + he.Message
+	}
+	return msg
+}
+
+func (e namedError) Unwrap() error { return e.err }
 
 func (e *env) describe(ctx context.Context, f *opFlags) error {
 	mc, err := f.meshLogin(ctx)
@@ -376,6 +422,12 @@ func (e *env) members(ctx context.Context, f *opFlags) error {
 	u, err := url.Parse(f.url)
 	if err != nil {
 		return usage("--url: %w", err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
 	}
 	u.Path = "/cluster/health"
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)

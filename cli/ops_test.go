@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -145,7 +146,7 @@ func TestOperatorCommandsAgainstASecureCluster(t *testing.T) {
 			t.Fatalf("call: %+v", r)
 		}
 		r := run(t, "call", "calc", "divide", "1", "0", "--url", url)
-		if r.code != ExitFailure || !strings.Contains(r.stderr, "cannot divide by zero") {
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "happner: calc.divide: DivideByZero: cannot divide by zero\n") {
 			t.Fatalf("call failing: %+v", r)
 		}
 		if r := run(t, "call", "calc", "add", "pear", "--url", url); r.code != ExitUsage || !strings.Contains(r.stderr, "is not JSON") {
@@ -205,6 +206,29 @@ func TestOperatorCommandsAgainstASecureCluster(t *testing.T) {
 		if r := run(t, "get", "/x", "--url", url); r.code != ExitFailure || !strings.Contains(r.stderr, EnvPassword) {
 			t.Fatalf("no password on a secure node: %+v", r)
 		}
+		// the hint is for a refused login, not for a node that is not there
+		closed := freeAddr(t)
+		if r := run(t, "get", "/x", "--url", "http://"+closed); r.code != ExitFailure || strings.Contains(r.stderr, EnvPassword) {
+			t.Fatalf("no node there: %+v", r)
+		}
+		// a URL without a scheme is a bad command line
+		for _, bad := range []string{closed, "http://", "ftp://" + closed} {
+			if r := run(t, "get", "/x", "--url", bad); r.code != ExitUsage || strings.Contains(r.stderr, EnvPassword) || !strings.Contains(r.stderr, "--url") {
+				t.Errorf("--url %s: %+v", bad, r)
+			}
+		}
 	})
 
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
