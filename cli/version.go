@@ -5,10 +5,9 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-)
 
-// modulePath is this project's Go module.
-const modulePath = "github.com/happner-go/happner"
+	"github.com/happner-go/happner/internal/version"
+)
 
 // VersionInfo is what "happner version" prints.
 type VersionInfo struct {
@@ -35,18 +34,9 @@ func Version() VersionInfo {
 	if !ok {
 		return v
 	}
-	if info.Main.Path == modulePath {
-		v.Version = info.Main.Version
-	} else {
+	v.Version = version.OfModule()
+	if info.Main.Path != version.ModulePath {
 		v.Main, v.MainVersion = info.Main.Path, info.Main.Version
-		for _, d := range info.Deps {
-			if d.Path == modulePath {
-				v.Version = d.Version
-				if d.Replace != nil && d.Replace.Version != "" {
-					v.Version = d.Replace.Version
-				}
-			}
-		}
 	}
 	for _, s := range info.Settings {
 		switch s.Key {

@@ -159,7 +159,7 @@ func New(cfg Config) (*Server, error) {
 	s.sec = sec
 	if cfg.Secure {
 		if def, err := sec.AdminHasDefaultPassword(context.Background()); err == nil && def {
-			s.log.Warn("happn: the admin user _ADMIN still has the default password: set services.security.config.adminUser.password before the first start, or change it")
+			s.log.Warn("happn: the admin user _ADMIN still has the default password: before the first start set it with HAPPNER_ADMIN_PASSWORD, --admin-password-file or services.security.config.adminUser.password (a stored password is kept), or change it")
 		}
 	}
 	s.sec.OnChange(s.securityChanged)

@@ -21,10 +21,7 @@ package metrics
 import (
 	"fmt"
 	"net/http"
-	"reflect"
 	"runtime"
-	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +30,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/happner-go/happner/internal/version"
 )
 
 // Options are the metrics settings of a node's configuration (the
@@ -207,22 +206,7 @@ func New(info Info) *Metrics {
 }
 
 // moduleVersion is this module's version in the binary's build info.
-func moduleVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	mod := strings.TrimSuffix(reflect.TypeFor[Metrics]().PkgPath(), "/metrics")
-	if bi.Main.Path == mod {
-		return bi.Main.Version
-	}
-	for _, d := range bi.Deps {
-		if d.Path == mod {
-			return d.Version
-		}
-	}
-	return "unknown"
-}
+func moduleVersion() string { return version.OfModule() }
 
 // Registry returns the node's registry (nil when m is nil), to add
 // collectors of one's own or to gather in tests.

@@ -1,6 +1,7 @@
 // Package version holds the component version rules that happner and
 // happner-cluster share: happner-semver's coercedSatisfies (prerelease tags
-// stripped before a range is checked) and the ordering of versions.
+// stripped before a range is checked) and the ordering of versions; and
+// the version of this project in a running binary.
 package version
 
 import (
