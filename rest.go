@@ -38,6 +38,9 @@ type Credentials struct {
 	Password string
 	// Token is an existing session token to log in with.
 	Token string
+	// SourceIP is the client's address, for sourceIPWhitelist policies
+	// (happn.Server.ClientAddress).
+	SourceIP string
 }
 
 // edgeAuthorizedKey marks, in a call's context, an origin the REST
@@ -184,7 +187,11 @@ func (restModule) Login(h *Happn, w http.ResponseWriter, r *http.Request) {
 		respond(h, w, "Failure logging in", nil, errors.New("security is not configured on this mesh"), 0)
 		return
 	}
-	tok, err := auth.Login(r.Context(), Credentials{Username: username, Password: password, Token: token})
+	creds := Credentials{Username: username, Password: password, Token: token}
+	if h.mesh.srv != nil {
+		creds.SourceIP = h.mesh.srv.ClientAddress(r)
+	}
+	tok, err := auth.Login(r.Context(), creds)
 	if err != nil {
 		code := 0
 		if deniedLogin(err) {

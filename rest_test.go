@@ -15,6 +15,7 @@ import (
 
 	"github.com/happner-go/happner/dashboard"
 	"github.com/happner-go/happner/happn"
+	"github.com/happner-go/happner/happn/security"
 )
 
 // restCalc is the module the REST tests call.
@@ -373,5 +374,37 @@ func TestRESTSecure(t *testing.T) {
 	}
 	if len(menu) < 6 {
 		t.Errorf("admin menu %v", menu)
+	}
+}
+
+// TestRESTLoginSourceWhitelist: /rest/login passes the client's address to
+// the profiles' sourceIPWhitelist (it passed none, and a whitelisted user
+// could never log in over REST).
+func TestRESTLoginSourceWhitelist(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := Create(ctx, Config{
+		Name: "wlMesh", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Happn: happn.Config{Host: "127.0.0.1", Secure: true, AdminPassword: "adminpw", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Security: security.Config{Profiles: []security.Profile{
+				{Name: "local", Session: json.RawMessage(`{"user.username":"bob"}`), Policy: security.Policy{SourceIPWhitelist: []string{"127.0.0.1"}}},
+				{Name: "lan", Session: json.RawMessage(`{"user.username":"carol"}`), Policy: security.Policy{SourceIPWhitelist: []string{"10.9.9.9"}}},
+			}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	for _, u := range []string{"bob", "carol"} {
+		if _, err := m.Server().Security().UpsertUser(ctx, security.User{Username: u, Password: "pw"}, security.UpsertOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "http://" + m.Addr()
+	if code, env := restDo(t, "POST", base+"/rest/login", `{"username":"bob","password":"pw"}`, ""); code != 200 {
+		t.Errorf("bob, whitelisted on 127.0.0.1: %d %+v", code, env)
+	}
+	if code, env := restDo(t, "POST", base+"/rest/login", `{"username":"carol","password":"pw"}`, ""); code == 200 {
+		t.Errorf("carol, whitelisted on 10.9.9.9 only, logged in from 127.0.0.1: %+v", env)
 	}
 }

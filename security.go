@@ -386,6 +386,7 @@ func (a happnAuth) Login(ctx context.Context, c Credentials) (string, error) {
 	sec := a.m.sec
 	sess, err := sec.Login(ctx, security.LoginRequest{
 		Username: c.Username, Password: c.Password, Token: c.Token, Type: security.Stateless,
+		SourceIP: c.SourceIP,
 	})
 	if err != nil {
 		return "", err

@@ -179,3 +179,11 @@ func (s *Server) httpLogout(w http.ResponseWriter, r *http.Request, token string
 	}
 	httpResult(w, http.StatusOK, "logout successful", token, nil)
 }
+
+// ClientAddress returns the address of the client of an HTTP request as a
+// sourceIPWhitelist sees it: the socket's peer, or, when the peer is one of
+// Config.TrustedProxies, the client X-Forwarded-For names.
+func (s *Server) ClientAddress(r *http.Request) string {
+	ip, _ := s.proxies.clientAddr(r)
+	return ip
+}
