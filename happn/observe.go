@@ -267,7 +267,9 @@ func (s *Server) logConfig() {
 	if !s.log.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
-	s.log.Info("happn: configuration", "config", logging.Summary(s.cfg))
+	cfg := s.cfg
+	cfg.Name = s.name // a generated or stored name, not the empty one asked for
+	s.log.Info("happn: configuration", "config", logging.Summary(cfg))
 }
 
 // denied counts a refusal by security outside the protocol ("http").

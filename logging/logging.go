@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 )
@@ -90,9 +91,10 @@ var urlKeys = []string{"url", "connectionstring", "uri", "dsn"}
 // Summary renders a configuration value as one line of JSON for the log,
 // with secrets masked: members named like a password, secret, private
 // key, key, token or certificate are replaced by "***" when set, and the
-// password of URLs (connection strings) is masked.
+// password of URLs (connection strings) is masked. Durations read as Go
+// writes them ("30s", "1m0s"), not as counts of nanoseconds.
 func Summary(v any) string {
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(readable(reflect.ValueOf(v), 0))
 	if err != nil {
 		return fmt.Sprintf("unprintable configuration: %v", err)
 	}

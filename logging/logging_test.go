@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/happner-go/happner/logging"
 )
@@ -81,5 +82,37 @@ func TestSummaryMasksSecrets(t *testing.T) {
 	}
 	if strings.Contains(got, "\n") {
 		t.Errorf("summary is not one line: %s", got)
+	}
+}
+
+func TestSummaryWritesDurationsReadably(t *testing.T) {
+	type inner struct {
+		Interval time.Duration `json:"interval"`
+		Raw      json.RawMessage
+	}
+	type embedded struct{ Depth int }
+	type config struct {
+		embedded
+		Timeout  time.Duration            `json:"timeout"`
+		Optional time.Duration            `json:"optional,omitempty"`
+		Hidden   string                   `json:"-"`
+		Inner    *inner                   `json:"inner"`
+		ByName   map[string]time.Duration `json:"byName"`
+		List     []inner                  `json:"list"`
+		Secret   string                   `json:"secret"`
+		When     time.Time                `json:"when"`
+		private  int
+	}
+	got := logging.Summary(config{
+		embedded: embedded{Depth: 3},
+		Timeout:  30 * time.Second, Hidden: "x",
+		Inner:  &inner{Interval: time.Minute, Raw: json.RawMessage(`{"a":1}`)},
+		ByName: map[string]time.Duration{"ping": 1500 * time.Millisecond},
+		List:   []inner{{Interval: time.Millisecond}},
+		Secret: "s3", When: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), private: 1,
+	})
+	want := `{"Depth":3,"byName":{"ping":"1.5s"},"inner":{"Raw":{"a":1},"interval":"1m0s"},"list":[{"Raw":null,"interval":"1ms"}],"secret":"***","timeout":"30s","when":"2026-01-02T03:04:05Z"}`
+	if got != want {
+		t.Errorf("summary\n got %s\nwant %s", got, want)
 	}
 }
