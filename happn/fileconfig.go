@@ -118,6 +118,12 @@ func DecodeConfig(s configfile.Section) (Config, error) {
 	if fc.Port != nil {
 		cfg.Port = *fc.Port
 	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return Config{}, fmt.Errorf("happn: reading config: port: %d is not a TCP port (0 to 65535; 0 picks a free one)", cfg.Port)
+	}
+	if lo := cfg.Security.AccountLockout; lo.Attempts < 0 {
+		return Config{}, fmt.Errorf("happn: reading config: services.security.config.accountLockout.attempts: %d is negative", lo.Attempts)
+	}
 	if cfg.Filename == "" {
 		cfg.Filename = fc.Services.Data.Config.DBFile
 	}

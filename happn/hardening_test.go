@@ -243,3 +243,20 @@ func TestProhibitedItemsDoNotShapeAPage(t *testing.T) {
 		t.Errorf("skip 1 past the only permitted item: %v %v", itemPaths(res), err)
 	}
 }
+
+// TestConfigOutOfRange: values no node can run with are refused when the
+// file is read, naming the key, not when the node starts.
+func TestConfigOutOfRange(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{`{"port": 99999999}`, "port: 99999999 is not a TCP port"},
+		{`{"port": -1}`, "port: -1 is not a TCP port"},
+		{`{"services": {"security": {"config": {"accountLockout": {"attempts": -3}}}}}`, "accountLockout.attempts: -3 is negative"},
+	} {
+		if _, err := ParseConfig([]byte(tc.file), "json"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.file, err, tc.want)
+		}
+	}
+	if _, err := ParseConfig([]byte(`{"port": 0}`), "json"); err != nil {
+		t.Errorf("port 0: %v", err)
+	}
+}
