@@ -400,8 +400,12 @@ func (b *Builder) membership(now time.Time, current []MemberInfo) []MemberInfo {
 	present := map[string]bool{}
 	for _, m := range current {
 		present[m.Name] = true
-		if _, known := b.members[m.Name]; !known && !first && !m.Self {
+		switch prev, known := b.members[m.Name]; {
+		case first || m.Self:
+		case !known:
 			b.warn(now, "member-joined", "member "+m.Name+" ("+m.Service+") joined")
+		case prev.Gone:
+			b.warn(now, "member-joined", "member "+m.Name+" ("+m.Service+") joined again")
 		}
 		b.members[m.Name] = m
 	}

@@ -177,8 +177,19 @@ func TestBuildMembershipAndWarnings(t *testing.T) {
 	if strings.Join(kinds, "|") != strings.Join(want, "|") {
 		t.Errorf("warnings, newest first:\n%s\nwant\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
 	}
+	// a member that comes back is announced again, and is no longer gone
+	s = b.Build(t0.Add(3*time.Second), Input{Node: calcNode, Cluster: view(nil, "a", "b", "c", "d")})
+	if w := s.Warnings[0]; w.Kind != "member-joined" || w.Message != "member c (svc-c) joined again" {
+		t.Errorf("newest warning after c came back: %+v", w)
+	}
+	for _, m := range s.Members {
+		if m.Gone {
+			t.Errorf("%s still gone after it came back", m.Name)
+		}
+	}
+	s = b.Build(t0.Add(4*time.Second), Input{Node: calcNode, Cluster: view(nil, "a", "b", "d")})
 	// a member gone for longer than keepGone is forgotten
-	s = b.Build(t0.Add(keepGone+2*time.Second), Input{Node: calcNode, Cluster: view(nil, "a", "b", "d")})
+	s = b.Build(t0.Add(keepGone+5*time.Second), Input{Node: calcNode, Cluster: view(nil, "a", "b", "d")})
 	if len(s.Members) != 3 {
 		t.Errorf("members after keepGone: %+v", s.Members)
 	}

@@ -10,6 +10,9 @@
     self: null, // the name of the node serving the page
     nodes: new Map(), // name -> {snap, at}
     pending: false,
+    connected: false, // the page's connection to the serving node is up
+    since: 0, // when it last came up: snapshots are judged fresh from then
+    drawn: {}, // the HTML last drawn per part, so that unchanged parts are left alone
   };
 
   function $(id) {
@@ -49,7 +52,7 @@
     var s = sec % 60;
     if (d) return d + 'd ' + h + 'h';
     if (h) return h + 'h ' + m + 'm';
-    if (m) return m + 'm ' + s + 's';
+    if (m) return m + 'm'; // no seconds past the first minute: a card does not change every second
     return s + 's';
   }
 
@@ -144,13 +147,20 @@
       return;
     }
     client.onEvent('connection-ended', function () {
+      state.connected = false;
       setConn('lost', 'connection lost');
+      scheduleRender();
     });
     client.onEvent('reconnect-scheduled', function () {
+      state.connected = false;
       setConn('lost', 'reconnecting…');
+      scheduleRender();
     });
     client.onEvent('reconnect-successful', function () {
+      state.connected = true;
+      state.since = Date.now();
       setConn('live', 'live');
+      scheduleRender();
     });
     client.onEvent('session-ended', function () {
       showLogin('The session ended: log in again.');
@@ -159,6 +169,8 @@
     show('denied', false);
     show('logout', secure);
     show('view', true);
+    state.connected = true;
+    state.since = Date.now();
     setConn('live', 'live');
     scheduleRender();
   }
@@ -221,7 +233,11 @@
       } else if (!e) {
         st = 'waiting';
         note = 'waiting for its first snapshot';
-      } else if (now - e.at > stale) {
+      } else if (!state.connected) {
+        // the page cannot hear from the cluster: its last figures are
+        // shown as they were, not taken for members gone
+        note = 'as of ' + fmtTime(e.at) + ': the connection to ' + ((self && self.snap.name) || location.host) + ' is lost';
+      } else if (now - Math.max(e.at, state.since) > stale) {
         st = 'gone';
         note = 'no snapshot for ' + fmtUptime((now - e.at) / 1000);
       } else if (e.snap.status !== 'STABLE' && e.snap.status !== 'STARTED') {
@@ -243,15 +259,40 @@
     var self = selfEntry();
     if (!self) {
       $('where').textContent = location.host;
-      $('members').innerHTML = '<div class="card none">Waiting for the first snapshot…</div>';
+      draw('members', '<div class="card none">Waiting for the first snapshot…</div>');
       return;
     }
     var s = self.snap;
     $('where').textContent = (s.cluster ? 'cluster ' + s.cluster + ' · ' : 'mesh ' + s.domain + ' · ') + 'served by ' + s.name;
     var list = members(now);
     renderSummary(list);
-    $('members').innerHTML = list.map(memberCard).join('');
+    drawCards(list.map(memberCard));
     renderWarnings(list);
+  }
+
+  // draw sets a part's HTML when it changed: redrawing what did not change
+  // would cost the browser and lose the reader's text selection.
+  function draw(id, html) {
+    if (state.drawn[id] === html) return;
+    state.drawn[id] = html;
+    if (id === 'members') state.cards = null;
+    $(id).innerHTML = html;
+  }
+
+  // drawCards redraws only the member cards that changed.
+  function drawCards(cards) {
+    var box = $('members');
+    var last = state.cards;
+    if (!last || last.length !== cards.length || box.children.length !== cards.length) {
+      box.innerHTML = cards.join('');
+      state.drawn.members = null;
+      state.cards = cards;
+      return;
+    }
+    for (var i = 0; i < cards.length; i++) {
+      if (cards[i] !== last[i]) box.children[i].outerHTML = cards[i];
+    }
+    state.cards = cards;
   }
 
   function renderSummary(list) {
@@ -284,11 +325,11 @@
       ['connections', fmtCount(conns), false],
       ['call errors', fmtCount(errors), errors > 0],
     ];
-    $('summary').innerHTML = stats
+    draw('summary', stats
       .map(function (st) {
         return '<div class="stat' + (st[2] ? ' bad' : '') + '"><div class="v">' + esc(st[1]) + '</div><div class="k">' + esc(st[0]) + '</div></div>';
       })
-      .join('');
+      .join(''));
   }
 
   function fact(label, value) {
@@ -378,13 +419,13 @@
       return b.time - a.time;
     });
     items = items.slice(0, 20);
-    $('warnings').innerHTML = items.length
+    draw('warnings', items.length
       ? items
           .map(function (w) {
             return '<li class="' + esc(w.kind) + '" data-kind="' + esc(w.kind) + '"><time>' + esc(fmtTime(w.time)) + '</time>' + esc(w.text) + '</li>';
           })
           .join('')
-      : '<li class="muted">none</li>';
+      : '<li class="muted">none</li>');
   }
 
   start();
