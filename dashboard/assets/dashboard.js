@@ -79,7 +79,9 @@
     try {
       // insecure nodes accept this at once; secure ones when the browser
       // still has the session cookie of an earlier login
-      client = await HappnClient.create({ config: { useCookie: true } });
+      // a page watches a cluster: it tries again every few seconds at most, not
+      // the client's default of minutes
+      client = await HappnClient.create({ config: { useCookie: true, reconnect: { max: 5e3 } } });
     } catch (e) {
       showLogin('');
       return;
@@ -104,7 +106,7 @@
     $('login-error').textContent = '';
     try {
       var client = await HappnClient.create({
-        config: { username: $('username').value, password: $('password').value },
+        config: { username: $('username').value, password: $('password').value, reconnect: { max: 5e3 } },
       });
       $('password').value = '';
       await connected(client);
