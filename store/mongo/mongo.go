@@ -154,7 +154,17 @@ type Store struct {
 
 	seed  maphash.Seed
 	locks [stripes]sync.Mutex
+
+	// down is set when an operation found the server unreachable, until a
+	// probe reaches it again: meanwhile operations fail at once instead of
+	// each waiting the driver's server selection timeout (and holding the
+	// path locks while they wait, so that calls queue behind each other and
+	// writes are made long after their callers gave up).
+	down atomic.Bool
 }
+
+// probeInterval is how often an unreachable server is pinged.
+const probeInterval = 250 * time.Millisecond
 
 var (
 	_ store.Store      = (*Store)(nil)
@@ -248,7 +258,37 @@ func (s *Store) begin(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	if s.down.Load() {
+		return fmt.Errorf("%w: mongo: the server cannot be reached (its last operation failed; "+
+			"the store tries it every %s and serves again as soon as it answers)", store.ErrUnavailable, probeInterval)
+	}
 	return nil
+}
+
+// markDown notes that the server cannot be reached and starts probing it.
+func (s *Store) markDown() {
+	if s.down.CompareAndSwap(false, true) {
+		go s.probe()
+	}
+}
+
+// probe pings the server until it answers (or the store closes), then
+// lets operations through again.
+func (s *Store) probe() {
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for range t.C {
+		if s.closed.Load() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := s.client.Ping(ctx, nil)
+		cancel()
+		if err == nil {
+			s.down.Store(false)
+			return
+		}
+	}
 }
 
 // lock serialises writes of path within this store.
@@ -964,6 +1004,7 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrClosed)
 	}
 	if unavailable(err) {
+		s.markDown()
 		return fmt.Errorf("%w: mongo: %s: the server cannot be reached: %w", store.ErrUnavailable, op, err)
 	}
 	return fmt.Errorf("mongo: %s: %w", op, err)

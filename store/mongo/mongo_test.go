@@ -640,7 +640,7 @@ func waitFor(t *testing.T, d time.Duration, fn func() error) {
 func TestOutageAndRecovery(t *testing.T) {
 	srv := mongotest.NewServer(t)
 	ctx := context.Background()
-	s := openOpts(t, Options{URL: srv.URL() + "?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000", Database: "outage", PoolSize: 4})
+	s := openOpts(t, Options{URL: srv.URL() + "?serverSelectionTimeoutMS=3000&connectTimeoutMS=1000", Database: "outage", PoolSize: 4})
 	if _, err := s.Set(ctx, "/before", json.RawMessage(`{"v":1}`), store.SetOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -667,8 +667,17 @@ func TestOutageAndRecovery(t *testing.T) {
 		"RemoveGo":  func() error { _, err := s.Remove(cctx, "/x/*", goQuery); return err },
 		"Aggregate": func() error { _, err := s.Aggregate(cctx, "/*", agg); return err },
 	}
+	// The first call waits the server selection timeout (3 s); once a call
+	// has found the server unreachable the others fail at once, instead of
+	// each waiting the timeout again while holding the path locks.
+	first := true
 	for name, call := range calls {
+		began := time.Now()
 		err := call()
+		if took := time.Since(began); !first && took > time.Second {
+			t.Errorf("%s during a known outage took %s, want a failure at once", name, took.Round(time.Millisecond))
+		}
+		first = false
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s during the outage: err = %v, want store.ErrUnavailable", name, err)
 			continue
