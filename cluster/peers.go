@@ -385,22 +385,29 @@ func (m *Member) dial(ctx context.Context, name string, p *peer, rec Record) (*c
 // peerLeft drops a peer that announced it is leaving; its record is kept
 // out of the peers for StaleMemberThreshold in case a scan still reads it.
 func (m *Member) peerLeft(name, memberID string) {
-	var closeIt *peer
+	m.changePeers(func() *peer {
+		if m.stopped {
+			return nil
+		}
+		m.departed[memberID] = time.Now()
+		if p := m.peers[name]; p != nil && p.rec.MemberID == memberID {
+			m.log.Info("cluster: peer is leaving", "peer", name)
+			return m.dropLocked(name)
+		}
+		return nil
+	})
+}
+
+// changePeers runs change with m.mu held, then, without the lock, announces
+// the state it leaves and closes the peer it dropped (nil: none).
+func (m *Member) changePeers(change func() (dropped *peer)) {
 	m.mu.Lock()
-	if m.stopped {
-		m.mu.Unlock()
-		return
-	}
-	m.departed[memberID] = time.Now()
-	if p := m.peers[name]; p != nil && p.rec.MemberID == memberID {
-		m.log.Info("cluster: peer is leaving", "peer", name)
-		closeIt = m.dropLocked(name)
-	}
+	dropped := change()
 	events := m.stateUpdateLocked()
 	m.mu.Unlock()
 	m.emit(events)
-	if closeIt != nil {
-		go closeIt.close()
+	if dropped != nil {
+		go dropped.close()
 	}
 }
 
@@ -411,23 +418,18 @@ func (m *Member) connectFailed(name string, p *peer, rec Record, err error) {
 	if m.ctx.Err() != nil {
 		return
 	}
-	var closeIt *peer
-	m.mu.Lock()
-	if m.peers[name] == p {
+	m.changePeers(func() *peer {
+		if m.peers[name] != p {
+			return nil
+		}
 		if refused(err) {
 			m.log.Warn("cluster: FAILED connection to departed member", "peer", name, "url", rec.URL)
 			m.departed[rec.MemberID] = time.Now()
 		} else {
 			m.log.Error("cluster: could not login to member", "peer", name, "err", err)
 		}
-		closeIt = m.dropLocked(name)
-	}
-	events := m.stateUpdateLocked()
-	m.mu.Unlock()
-	m.emit(events)
-	if closeIt != nil {
-		go closeIt.close()
-	}
+		return m.dropLocked(name)
+	})
 }
 
 // refused reports a connection refused (or timed out) by the peer's host.
@@ -446,9 +448,10 @@ func refused(err error) bool {
 func (m *Member) onPeerConnection(name string, p *peer, ev client.ConnectionEvent) {
 	switch ev.Type {
 	case client.EventConnectionEnded, client.EventReconnectScheduled, client.EventSessionEnded:
-		var closeIt *peer
-		m.mu.Lock()
-		if m.peers[name] == p && p.client != nil {
+		m.changePeers(func() *peer {
+			if m.peers[name] != p || p.client == nil {
+				return nil
+			}
 			p.connectedTo = false
 			stillListed := false
 			for _, r := range m.fresh {
@@ -457,15 +460,10 @@ func (m *Member) onPeerConnection(name string, p *peer, ev client.ConnectionEven
 				}
 			}
 			if !stillListed || ev.Type == client.EventSessionEnded {
-				closeIt = m.dropLocked(name)
+				return m.dropLocked(name)
 			}
-		}
-		events := m.stateUpdateLocked()
-		m.mu.Unlock()
-		m.emit(events)
-		if closeIt != nil {
-			go closeIt.close()
-		}
+			return nil
+		})
 	case client.EventReconnectSuccessful:
 		m.update(name, p, func(p *peer) { p.connectedTo = true })
 	}
