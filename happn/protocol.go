@@ -144,20 +144,16 @@ func (s *Server) handleControl(sess *Session, frame []byte) {
 
 // handleRequest routes a decoded request to its action.
 func (s *Server) handleRequest(ctx context.Context, sess *Session, req *request) {
+	i := actionIndex(req.Action)
+	sess.mu.Lock()
+	sess.msgCount++
+	sess.actionSeq[i]++
+	seq := sess.actionSeq[i]
+	sess.mu.Unlock()
 	var err error
 	if s.met != nil {
-		i := actionIndex(req.Action)
-		sess.mu.Lock()
-		sess.msgCount++
-		sess.actionSeq[i]++
-		seq := sess.actionSeq[i]
-		sess.mu.Unlock()
 		a := s.met.actions[i]
 		defer s.requestDone(sess, req, a, a.Start(int64(seq)), &err)
-	} else {
-		sess.mu.Lock()
-		sess.msgCount++
-		sess.mu.Unlock()
 	}
 	if req.Action == "" {
 		err = plainError("request has no action")
